@@ -1,0 +1,46 @@
+# The newcomer's whole setup: `make demo` runs the example pipeline, `make test` runs the checks.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The oldest Airflow 3 release this package claims to support (pyproject.toml: apache-airflow>=3.2.0).
+OLDEST_AIRFLOW ?= 3.2.0
+
+export AIRFLOW__CORE__UNIT_TEST_MODE := True
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: test lint typecheck pytest demo bench test-oldest dist clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(PIP_EXTRA)
+	touch $@
+
+test: lint typecheck pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+pytest: $(BIN)/.installed
+	$(BIN)/pytest
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m scripts.demo
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.run
+
+# The suite again in a separate virtualenv on the oldest supported Airflow release.
+test-oldest:
+	$(MAKE) pytest VENV=.venv-oldest PIP_EXTRA='apache-airflow==$(OLDEST_AIRFLOW)'
+
+dist: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet build twine
+	rm -rf dist && $(BIN)/python -m build --outdir dist . && $(BIN)/twine check --strict dist/*
+
+clean:
+	rm -rf .venv .venv-oldest dist build *.egg-info .demo .bench
