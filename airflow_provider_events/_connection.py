@@ -1,0 +1,99 @@
+"""From an Airflow connection to where requests go and what key they carry: pure, no I/O."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_events import __version__
+
+USER_AGENT = f"airflow-provider-events/{__version__}"
+_EXAMPLE = "https://rest.iad-01.example.com"
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    """The instance's base URL and the REST API key (kept out of ``repr``)."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+
+    def headers(self) -> dict[str, str]:
+        """Headers every request carries."""
+        return {
+            "Authorization": f"Bearer {self.api_key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in {"true", "1", "yes", "on"}
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost" or hostname.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_target(
+    conn_id: str,
+    *,
+    host: str | None,
+    password: str | None,
+    schema: str | None = None,
+    port: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ApiTarget:
+    """
+    Build the :class:`ApiTarget` of a connection, or raise ``ValueError`` saying what to fix.
+
+    ``host`` is the instance URL; without a scheme it means https (or the connection's
+    ``schema`` field when that says ``http``). The key is never sent over plain http to a host
+    outside the loopback range unless the extra ``allow_insecure_http`` is true.
+    """
+    host = (host or "").strip()
+    if not host:
+        raise ValueError(f"Connection {conn_id!r} has no host: set it to the instance URL, e.g. {_EXAMPLE}")
+    if not password:
+        raise ValueError(f"Connection {conn_id!r} has no REST API key: set it as the connection's password")
+    if "://" not in host:
+        wanted = (schema or "").strip().lower()
+        host = f"{wanted if wanted in ('http', 'https') else 'https'}://{host}"
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"Connection {conn_id!r} has an invalid instance URL {host!r}; expected e.g. {_EXAMPLE}"
+        )
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    insecure_allowed = _truthy((extra or {}).get("allow_insecure_http", False))
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not insecure_allowed:
+        raise ValueError(
+            f"Connection {conn_id!r} would send the REST API key over plain http to {parts.hostname}. "
+            "Use https, or set the extra 'allow_insecure_http' to true if the network is trusted."
+        )
+    return ApiTarget(base_url=f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}", api_key=password)
+
+
+def target_from_connection(conn: Any) -> ApiTarget:
+    """Resolve an Airflow ``Connection`` and register its key with Airflow's secret masker."""
+    target = resolve_target(
+        conn.conn_id,
+        host=conn.host,
+        password=conn.password,
+        schema=conn.schema,
+        port=conn.port,
+        extra=conn.extra_dejson,
+    )
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(target.api_key)
+    return target

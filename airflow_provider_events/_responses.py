@@ -1,0 +1,163 @@
+"""Checking API responses: pure functions from (status, headers, body) to data or an exception.
+
+Both transports (``requests`` in the hook, ``aiohttp`` in the trigger) call these, so a response
+means the same thing wherever it arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from airflow_provider_events._window import point_key
+from airflow_provider_events.exceptions import (
+    EventsAnalyticsAuthError,
+    EventsAnalyticsError,
+    EventsAnalyticsRateLimitError,
+    EventsAnalyticsRequestError,
+    EventsAnalyticsServerError,
+)
+
+_MAX_MESSAGE = 300
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {str(name).lower(): value for name, value in headers.items()}
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """
+    Seconds to wait before the next request, from ``Retry-After`` or else ``X-RateLimit-Reset``.
+
+    ``None`` when neither header is usable; never negative.
+    """
+    lowered = _lower(headers)
+    now = time.time() if now is None else now
+    retry_after = lowered.get("retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    reset = lowered.get("x-ratelimit-reset")
+    if reset is not None:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
+
+
+def _api_message(body: bytes) -> tuple[Any, str]:
+    """The decoded JSON body (or ``None``) and the API's own words for the log and the error."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        snippet = body[:120].decode("utf-8", "replace").strip()
+        return None, f"non-JSON body {snippet!r}" if snippet else "empty body"
+    if not isinstance(payload, dict):
+        return payload, "body is not a JSON object"
+    parts = [str(payload.get("message", "")).strip()]
+    errors = payload.get("errors")
+    if isinstance(errors, list) and errors:
+        parts.append("; ".join(str(error) for error in errors[:5]))
+    return payload, " - ".join(part for part in parts if part) or "no message"
+
+
+def check_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    endpoint: str,
+    *,
+    secrets: Iterable[str] = (),
+    now: float | None = None,
+) -> dict[str, Any]:
+    """
+    Return the JSON object of a successful response, or raise the error class that fits it.
+
+    Success is HTTP 200 with ``"message": "success"``. 401/403 raise the auth error, 429 the rate
+    limit error (carrying how long the server asked to wait), 5XX the server error, other 4XX the
+    request error; anything else (another message, a non-JSON body) the base error.
+    """
+    payload, words = _api_message(body)
+    words = redact(words, secrets)[:_MAX_MESSAGE]
+    message = f"GET {endpoint} answered HTTP {status}: {words}"
+    kwargs: dict[str, Any] = {"status_code": status, "endpoint": endpoint}
+    if status in (401, 403):
+        raise EventsAnalyticsAuthError(
+            message + " (check the REST API key in the connection's password)", **kwargs
+        )
+    if status == 429:
+        raise EventsAnalyticsRateLimitError(message, retry_after=retry_after_seconds(headers, now), **kwargs)
+    if status >= 500:
+        raise EventsAnalyticsServerError(message, **kwargs)
+    if 400 <= status < 500:
+        raise EventsAnalyticsRequestError(message, **kwargs)
+    if status != 200 or not isinstance(payload, dict) or payload.get("message") != "success":
+        raise EventsAnalyticsError(message, **kwargs)
+    return payload
+
+
+def check_series_page(
+    payload: dict[str, Any], expected: int, unit: str, endpoint: str
+) -> list[dict[str, Any]]:
+    """
+    Return a page's points as ``{"time": str, "count": int}``, or raise ``EventsAnalyticsError``.
+
+    A page must hold exactly the ``expected`` points, each with a time string that parses for
+    ``unit`` and an integer count: a short or malformed page is an error, never a hole.
+    """
+    data = payload.get("data")
+    if not isinstance(data, list):
+        raise EventsAnalyticsError(f"GET {endpoint} answered without a 'data' list", endpoint=endpoint)
+    if len(data) != expected:
+        raise EventsAnalyticsError(
+            f"GET {endpoint} returned {len(data)} points, expected {expected}", endpoint=endpoint
+        )
+    points = []
+    for point in data:
+        count = point.get("count") if isinstance(point, dict) else None
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise EventsAnalyticsError(
+                f"GET {endpoint} returned a point without an integer count: {point!r:.120}", endpoint=endpoint
+            )
+        try:
+            point_key(point.get("time"), unit)
+        except ValueError as err:
+            message = f"GET {endpoint} returned a bad time: {err}"
+            raise EventsAnalyticsError(message, endpoint=endpoint) from None
+        points.append({"time": point["time"], "count": count})
+    return points
+
+
+def check_events_page(payload: dict[str, Any], endpoint: str) -> list[str]:
+    """Return the names of one ``/events/list`` page, or raise ``EventsAnalyticsError``."""
+    events = payload.get("events")
+    if not isinstance(events, list) or not all(isinstance(name, str) for name in events):
+        raise EventsAnalyticsError(f"GET {endpoint} answered without an 'events' list", endpoint=endpoint)
+    return events
+
+
+def network_error(
+    endpoint: str, error: BaseException, secrets: Iterable[str] = ()
+) -> EventsAnalyticsServerError:
+    """The error for a request that got no (complete) answer: refused, timed out, cut off."""
+    detail = redact(str(error), secrets)[:_MAX_MESSAGE] or "no detail"
+    return EventsAnalyticsServerError(
+        f"GET {endpoint} got no answer: {type(error).__name__}: {detail}", status_code=None, endpoint=endpoint
+    )

@@ -1,0 +1,88 @@
+"""What to retry and how long to wait: one policy for the sync hook and the async trigger."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_events.exceptions import (
+    EventsAnalyticsAuthError,
+    EventsAnalyticsError,
+    EventsAnalyticsRateLimitError,
+    EventsAnalyticsRequestError,
+)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """429, 5XX, network failures and malformed answers are worth another try; 4XX never are."""
+    if isinstance(error, (EventsAnalyticsAuthError, EventsAnalyticsRequestError)):
+        return False
+    return isinstance(error, EventsAnalyticsError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """
+    How many times to retry and how long to wait.
+
+    :param retry_limit: retries after the first attempt
+    :param retry_delay: base of the exponential backoff, in seconds
+    :param max_wait: cap on any single wait, whatever a header asks for
+    """
+
+    retry_limit: int = 5
+    retry_delay: float = 1.0
+    max_wait: float = 60.0
+
+    def __post_init__(self) -> None:
+        limit = self.retry_limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"retry_limit must be an integer >= 0, got {self.retry_limit!r}")
+        if self.retry_delay < 0:
+            raise ValueError(f"retry_delay must be >= 0, got {self.retry_delay!r}")
+        if self.max_wait < 0:
+            raise ValueError(f"max_wait must be >= 0, got {self.max_wait!r}")
+
+    def wait(self, error: BaseException | None, attempt: int) -> float:
+        """
+        Seconds to sleep after failed attempt number ``attempt`` (1-based).
+
+        A 429 waits what the server asked for (``Retry-After`` or ``X-RateLimit-Reset``); everything
+        else, and a 429 that said nothing, backs off exponentially with jitter. Always capped.
+        """
+        if isinstance(error, EventsAnalyticsRateLimitError) and error.retry_after is not None:
+            return min(self.max_wait, error.retry_after)
+        backoff = self.retry_delay * 2 ** (attempt - 1)
+        return min(self.max_wait, backoff + random.uniform(0, self.retry_delay))
+
+    @property
+    def max_total_wait(self) -> float:
+        """An upper bound of the time spent sleeping between the attempts of one request."""
+        return self.retry_limit * self.max_wait
+
+    def tenacity_kwargs(self, log: logging.Logger | Any, what: str) -> dict[str, Any]:
+        """Keyword arguments for ``tenacity.Retrying`` and ``tenacity.AsyncRetrying`` alike."""
+        from tenacity import retry_if_exception, stop_after_attempt
+
+        def wait(state: Any) -> float:
+            return self.wait(state.outcome.exception(), state.attempt_number)
+
+        def before_sleep(state: Any) -> None:
+            log.warning(
+                "%s failed (attempt %d of %d), retrying in %.1f s: %s",
+                what,
+                state.attempt_number,
+                self.retry_limit + 1,
+                state.next_action.sleep,
+                state.outcome.exception(),
+            )
+
+        return {
+            "stop": stop_after_attempt(self.retry_limit + 1),
+            "wait": wait,
+            "retry": retry_if_exception(is_retryable),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }

@@ -1,0 +1,112 @@
+"""A series request for one or more events, planned as pages and assembled back: pure, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from airflow_provider_events._window import (
+    Page,
+    check_series_args,
+    format_ending_at,
+    join_pages,
+    parse_ending_at,
+    split_window,
+)
+from airflow_provider_events.exceptions import EventsAnalyticsError
+
+SERIES_ENDPOINT = "/events/data_series"
+LIST_ENDPOINT = "/events/list"
+EVENTS_PAGE_SIZE = 250
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One request of a plan: which event, which page, and the query parameters to send."""
+
+    event: str
+    page: Page
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SeriesQuery:
+    """
+    The same window for several events, checked before any request is sent.
+
+    ``ending_at`` is fixed once (``None`` means now), so every page of every event agrees.
+    """
+
+    events: tuple[str, ...]
+    length: int
+    unit: str
+    ending_at: datetime
+    app_id: str | None = None
+    segment_id: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        events: Sequence[str],
+        *,
+        length: int,
+        unit: str = "day",
+        ending_at: str | datetime | None = None,
+        app_id: str | None = None,
+        segment_id: str | None = None,
+    ) -> SeriesQuery:
+        """Validate the arguments (``ValueError`` naming the bad one) and pin ``ending_at``."""
+        if isinstance(events, str) or not events:
+            raise ValueError(f"events must be a non-empty list of event names, got {events!r}")
+        for event in events:
+            check_series_args(event, length, unit)
+        for name, value in (("app_id", app_id), ("segment_id", segment_id)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
+        unique = tuple(dict.fromkeys(events))
+        return cls(unique, length, unit, parse_ending_at(ending_at), app_id, segment_id)
+
+    def page_requests(self) -> list[PageRequest]:
+        """Every request of the plan: each event's pages, oldest first."""
+        pages = split_window(self.length, self.unit, self.ending_at)
+        optional = {"app_id": self.app_id, "segment_id": self.segment_id}
+        extra = {key: value for key, value in optional.items() if value is not None}
+        return [
+            PageRequest(
+                event,
+                page,
+                {
+                    "event": event,
+                    "length": str(page.length),
+                    "unit": self.unit,
+                    "ending_at": format_ending_at(page.ending_at),
+                    **extra,
+                },
+            )
+            for event in self.events
+            for page in pages
+        ]
+
+    def assemble(self, results: Sequence[list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        """Join the checked pages, given in the order of :meth:`page_requests`, into one series per event."""
+        per_event = len(results) // len(self.events)
+        series = {}
+        for index, event in enumerate(self.events):
+            pages = results[index * per_event : (index + 1) * per_event]
+            try:
+                series[event] = join_pages(pages, self.unit, self.length)
+            except ValueError as err:
+                raise EventsAnalyticsError(f"GET {SERIES_ENDPOINT} for {event!r}: {err}") from None
+        return series
+
+
+def events_page_params(page: int) -> dict[str, str]:
+    """Query parameters of one page of ``/events/list``."""
+    return {"page": str(page)}
+
+
+def is_last_events_page(names: Sequence[str]) -> bool:
+    """The last page of ``/events/list`` is the first one with fewer than 250 names."""
+    return len(names) < EVENTS_PAGE_SIZE

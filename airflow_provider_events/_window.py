@@ -1,0 +1,127 @@
+"""Window arithmetic for ``/events/data_series``: pure functions, no I/O.
+
+A window is ``length`` buckets of ``unit`` ending with the bucket that contains ``ending_at``.
+The API serves at most :data:`MAX_PAGE_LENGTH` buckets a request, so a longer window is split
+into pages whose ``ending_at`` step back by exactly 100 units from the requested one, in the
+fixed UTC offset of ``ending_at``. Pages are never derived from returned time strings, whose
+zone the API does not document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+UNITS = ("day", "hour")
+MAX_PAGE_LENGTH = 100
+_STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One request's share of a window: ``length`` buckets ending with the one holding ``ending_at``."""
+
+    ending_at: datetime
+    length: int
+
+
+def check_series_args(event: object, length: object, unit: object) -> None:
+    """Raise ``ValueError`` naming the first bad argument of a series request."""
+    if not isinstance(event, str) or not event.strip():
+        raise ValueError(f"event must be a non-empty string, got {event!r}")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be an integer >= 1, got {length!r}")
+    if unit not in UNITS:
+        raise ValueError(f"unit must be 'day' or 'hour', got {unit!r}")
+
+
+def parse_ending_at(value: str | datetime | None, now: datetime | None = None) -> datetime:
+    """
+    Return ``value`` as an aware datetime in a fixed offset.
+
+    ``None`` means ``now`` (default: the current time in UTC); naive datetimes and strings
+    without an offset are taken as UTC. A zone with DST is pinned to its offset at that instant,
+    so that stepping back by days stays in one offset, as the API does.
+    """
+    if value is None:
+        moment = now or datetime.now(timezone.utc)
+    elif isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"ending_at must be an ISO 8601 date-time such as 2024-01-31T23:00:00+00:00, got {value!r}"
+            ) from None
+    else:
+        raise ValueError(f"ending_at must be an ISO 8601 string, a datetime or None, got {value!r}")
+    offset = moment.utcoffset()
+    if offset is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone(offset))
+
+
+def format_ending_at(moment: datetime) -> str:
+    """ISO 8601 with an explicit offset, as the API is always sent (``+00:00``, never naive)."""
+    return moment.isoformat(timespec="seconds")
+
+
+def split_window(length: int, unit: str, ending_at: datetime) -> list[Page]:
+    """Split a window into pages of at most 100 buckets, oldest first, with no gap and no overlap."""
+    step = _STEP[unit] * MAX_PAGE_LENGTH
+    pages = []
+    remaining, index = length, 0
+    while remaining > 0:
+        size = min(MAX_PAGE_LENGTH, remaining)
+        pages.append(Page(ending_at=ending_at - step * index, length=size))
+        remaining -= size
+        index += 1
+    pages.reverse()
+    return pages
+
+
+def point_key(time_text: object, unit: str) -> date | datetime:
+    """
+    The instant a returned point stands for: a date for days, a UTC datetime for hours.
+
+    Raises ``ValueError`` when the string is not what the API documents for ``unit``.
+    """
+    if not isinstance(time_text, str):
+        raise ValueError(f"time is not a string: {time_text!r}")
+    if unit == "day":
+        return date.fromisoformat(time_text)
+    moment = datetime.fromisoformat(time_text.replace("Z", "+00:00"))
+    if moment.utcoffset() is None:
+        raise ValueError(f"hourly time has no UTC offset: {time_text!r}")
+    return moment.astimezone(timezone.utc)
+
+
+def join_pages(pages: Sequence[Sequence[dict[str, Any]]], unit: str, length: int) -> list[dict[str, Any]]:
+    """
+    Join checked pages (oldest first) into one series, keeping a point two pages share once.
+
+    Raises ``ValueError`` when the result is not ``length`` consecutive buckets: a series with a
+    hole or a duplicate is never returned.
+    """
+    joined: list[dict[str, Any]] = []
+    keys: list[date | datetime] = []
+    for page in pages:
+        for point in page:
+            key = point_key(point["time"], unit)
+            if keys and key <= keys[-1]:
+                if key in keys[-MAX_PAGE_LENGTH:]:
+                    continue
+                raise ValueError(f"points are out of order at {point['time']!r}")
+            if keys and key - keys[-1] != _STEP[unit]:
+                raise ValueError(f"the series has a gap before {point['time']!r}")
+            keys.append(key)
+            joined.append(point)
+    if len(joined) != length:
+        raise ValueError(f"the joined series has {len(joined)} points, expected {length}")
+    return joined
