@@ -1,0 +1,369 @@
+"""Hooks for the Custom Events Analytics REST API: exact, paged, concurrent and resilient retrieval."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from datetime import datetime
+from functools import cached_property
+from typing import Any, TypeVar
+
+from airflow.providers.http.hooks.http import HttpAsyncHook, HttpHook, SessionConfig
+
+from airflow_provider_events import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_provider_events._connection import ApiTarget, target_from_connection
+from airflow_provider_events._ratelimit import RateBudget
+from airflow_provider_events._responses import (
+    check_events_page,
+    check_response,
+    check_series_page,
+    network_error,
+)
+from airflow_provider_events._retry import RetryPolicy
+from airflow_provider_events._series import (
+    LIST_ENDPOINT,
+    SERIES_ENDPOINT,
+    PageRequest,
+    SeriesQuery,
+    events_page_params,
+    is_last_events_page,
+)
+
+T = TypeVar("T")
+Series = list[dict[str, Any]]
+DEFAULT_MAX_CONCURRENCY = 16
+
+
+class _EventsSettings:
+    """Constructor arguments and connection identity shared by the sync and the async hook."""
+
+    conn_name_attr = "events_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Custom Events Analytics"
+
+    def _init_settings(
+        self,
+        timeout: float,
+        retry_limit: int,
+        retry_delay: float,
+        max_concurrency: int,
+        max_retry_wait: float,
+    ) -> None:
+        if not timeout or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
+        self.timeout = float(timeout)
+        self.max_concurrency = max_concurrency
+        self.policy = RetryPolicy(retry_limit, retry_delay, max_retry_wait)
+        self.budget = RateBudget(reserve=max_concurrency, max_wait=max_retry_wait)
+
+    def _page_check(self, request: PageRequest, unit: str) -> Callable[[dict[str, Any]], Series]:
+        return lambda payload: check_series_page(payload, request.page.length, unit, SERIES_ENDPOINT)
+
+
+class EventsAnalyticsHook(_EventsSettings, HttpHook):
+    """
+    Read custom event counts from the Custom Events Analytics REST API.
+
+    The connection's host is the instance URL (https when no scheme is given) and its password
+    the REST API key, sent as ``Authorization: Bearer``. Windows longer than the API's 100 units
+    are fetched as pages, concurrently over one pooled session, and joined into one exact series.
+    429, 5XX and network failures are retried; 400, 401, 403 and 404 fail at once.
+
+    :param events_conn_id: the ``events_analytics`` connection to use
+    :param timeout: seconds allowed for each request
+    :param retry_limit: retries after the first attempt, for 429, 5XX, malformed answers and
+        network errors
+    :param retry_delay: base of the exponential backoff between retries, in seconds
+    :param max_concurrency: requests in flight at once
+    :param max_retry_wait: cap on a single wait between retries, whatever a header asks for
+    """
+
+    def __init__(
+        self,
+        events_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        timeout: float = 30.0,
+        retry_limit: int = 5,
+        retry_delay: float = 1.0,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_retry_wait: float = 60.0,
+    ) -> None:
+        from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
+
+        self._init_settings(timeout, retry_limit, retry_delay, max_concurrency, max_retry_wait)
+        adapter = TCPKeepAliveAdapter(pool_connections=1, pool_maxsize=max_concurrency, max_retries=0)
+        super().__init__(method="GET", http_conn_id=events_conn_id, adapter=adapter)
+        self.events_conn_id = events_conn_id
+        self._session_lock = threading.Lock()
+
+    # -- connection: what HttpHook does, minus what is wrong for this API --------------------------
+
+    @cached_property
+    def target(self) -> ApiTarget:
+        """Base URL and key of the connection, checked once; the key is registered for masking."""
+        return target_from_connection(self.get_connection(self.events_conn_id))
+
+    def _set_base_url(self, connection: Any) -> None:
+        self.base_url = self.target.base_url
+        self._base_url_initialized = True
+
+    def _configure_session_from_auth(self, session: Any, connection: Any) -> Any:
+        # Bearer from the password, with or without a login (HttpHook only authenticates with one).
+        session.headers.update(self.target.headers())
+        return session
+
+    def _configure_session_from_extra(self, session: Any, connection: Any, extra_options: dict) -> Any:
+        # Extras are this provider's options, never request headers (HttpHook sends them as headers).
+        return session
+
+    @cached_property
+    def session(self) -> Any:
+        """One pooled ``requests.Session`` for every request this hook makes."""
+        with self._session_lock:
+            return self.get_conn()
+
+    # -- transport ---------------------------------------------------------------------------------
+
+    def _get_once(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
+        import requests
+
+        while (delay := self.budget.take()) > 0:
+            time.sleep(delay)
+        try:
+            response = self.session.get(self.base_url + endpoint, params=params, timeout=self.timeout)
+        except requests.RequestException as err:
+            raise network_error(endpoint, err, (self.target.api_key,)) from None
+        self.budget.observe(response.headers)
+        return check_response(
+            response.status_code, response.headers, response.content, endpoint, secrets=(self.target.api_key,)
+        )
+
+    def _get_checked(
+        self, endpoint: str, params: dict[str, str], check: Callable[[dict[str, Any]], T], policy: RetryPolicy
+    ) -> T:
+        from tenacity import Retrying
+
+        self.log.debug("GET %s %s", endpoint, params)
+        for attempt in Retrying(**policy.tenacity_kwargs(self.log, f"GET {endpoint}")):
+            with attempt:
+                return check(self._get_once(endpoint, params))
+        raise AssertionError("unreachable: tenacity reraises")
+
+    def _map(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+        """Apply ``function`` to each item, ``max_concurrency`` at once; the first error cancels the rest."""
+        if len(items) == 1:
+            return [function(items[0])]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+            futures = [pool.submit(function, item) for item in items]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((future for future in futures if future in done and future.exception()), None)
+            if failed is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise failed.exception()  # type: ignore[misc]
+            return [future.result() for future in futures]
+
+    # -- API ---------------------------------------------------------------------------------------
+
+    def get_series(
+        self,
+        event: str,
+        *,
+        length: int,
+        unit: str = "day",
+        ending_at: str | datetime | None = None,
+        app_id: str | None = None,
+        segment_id: str | None = None,
+    ) -> Series:
+        """
+        Return ``length`` points ``{"time": str, "count": int}``, oldest first, for one event.
+
+        :param event: the custom event's name
+        :param length: number of buckets; any size, fetched in pages of at most 100
+        :param unit: ``"day"`` or ``"hour"``
+        :param ending_at: the last bucket is the one holding this instant (ISO 8601 string or
+            datetime, naive means UTC); ``None`` means now, fixed once for every page
+        :param app_id: limit the counts to one app
+        :param segment_id: limit the counts to one analytics-enabled segment
+        """
+        series = self.get_series_many(
+            [event], length=length, unit=unit, ending_at=ending_at, app_id=app_id, segment_id=segment_id
+        )
+        return series[event]
+
+    def get_series_many(
+        self,
+        events: Sequence[str],
+        *,
+        length: int,
+        unit: str = "day",
+        ending_at: str | datetime | None = None,
+        app_id: str | None = None,
+        segment_id: str | None = None,
+    ) -> dict[str, Series]:
+        """The same window for several events, every page of every event sharing one concurrency bound."""
+        query = SeriesQuery.build(
+            events, length=length, unit=unit, ending_at=ending_at, app_id=app_id, segment_id=segment_id
+        )
+        requests = query.page_requests()
+        self.log.info(
+            "Fetching %d %s(s) ending at %s for %d event(s) in %d request(s)",
+            length, unit, query.ending_at.isoformat(), len(query.events), len(requests),
+        )  # fmt: skip
+        pages = self._map(
+            lambda request: self._get_checked(
+                SERIES_ENDPOINT, request.params, self._page_check(request, query.unit), self.policy
+            ),
+            requests,
+        )
+        return query.assemble(pages)
+
+    def list_events(self) -> list[str]:
+        """Every custom event name, across all pages of ``/events/list`` (fetched once per call)."""
+        names: list[str] = []
+        page = 0
+        while True:
+            batch = self._get_checked(
+                LIST_ENDPOINT,
+                events_page_params(page),
+                lambda payload: check_events_page(payload, LIST_ENDPOINT),
+                self.policy,
+            )
+            names.extend(batch)
+            if is_last_events_page(batch):
+                return names
+            page += 1
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Call the API once with the connection's key and say in words whether it worked."""
+        from airflow_provider_events.exceptions import EventsAnalyticsError
+
+        try:
+            self._get_checked(
+                LIST_ENDPOINT,
+                events_page_params(0),
+                lambda payload: check_events_page(payload, LIST_ENDPOINT),
+                RetryPolicy(retry_limit=0),
+            )
+        except (EventsAnalyticsError, ValueError) as err:
+            return False, str(err)
+        return True, f"Connected to {self.target.base_url}: the REST API key was accepted"
+
+
+class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
+    """
+    The async twin of :class:`EventsAnalyticsHook`, for triggers on the triggerer.
+
+    It shares the sync hook's window splitting, response checks and retry policy; only the
+    transport (aiohttp) differs. Parameters are those of :class:`EventsAnalyticsHook`.
+
+    :param events_conn_id: the ``events_analytics`` connection to use
+    :param timeout: seconds allowed for each request
+    :param retry_limit: retries after the first attempt
+    :param retry_delay: base of the exponential backoff, in seconds
+    :param max_concurrency: requests in flight at once
+    :param max_retry_wait: cap on a single wait between retries
+    """
+
+    def __init__(
+        self,
+        events_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        timeout: float = 30.0,
+        retry_limit: int = 5,
+        retry_delay: float = 1.0,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_retry_wait: float = 60.0,
+    ) -> None:
+        self._init_settings(timeout, retry_limit, retry_delay, max_concurrency, max_retry_wait)
+        # One attempt in HttpAsyncHook's own loop: the retries are ours (it never retries 429).
+        super().__init__(method="GET", http_conn_id=events_conn_id, retry_limit=1, retry_delay=0)
+        self.events_conn_id = events_conn_id
+        self._target: ApiTarget | None = None
+
+    async def config(self) -> SessionConfig:
+        """Session settings from the connection: Bearer key and User-Agent, extras never as headers."""
+        if self._config is None:
+            import aiohttp
+            from airflow.providers.common.compat.connection import get_async_connection
+
+            conn = await get_async_connection(conn_id=self.events_conn_id, hook=self)
+            self._target = target_from_connection(conn)
+            self._config = SessionConfig(
+                base_url=self._target.base_url,
+                headers=self._target.headers(),
+                extra_options={"timeout": aiohttp.ClientTimeout(total=self.timeout)},
+            )
+        return self._config
+
+    async def _get_once(self, http: Any, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
+        import aiohttp
+
+        while (delay := self.budget.take()) > 0:
+            await asyncio.sleep(delay)
+        secrets = (self._target.api_key,) if self._target else ()
+        try:
+            response = await http.run(endpoint=endpoint, data=params, extra_options={"check_response": False})
+            async with response:
+                body = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise network_error(endpoint, err, secrets) from None
+        self.budget.observe(response.headers)
+        return check_response(response.status, response.headers, body, endpoint, secrets=secrets)
+
+    async def _get_checked(
+        self, http: Any, endpoint: str, params: dict[str, str], check: Callable[[dict[str, Any]], T]
+    ) -> T:
+        from tenacity import AsyncRetrying
+
+        self.log.debug("GET %s %s", endpoint, params)
+        async for attempt in AsyncRetrying(**self.policy.tenacity_kwargs(self.log, f"GET {endpoint}")):
+            with attempt:
+                return check(await self._get_once(http, endpoint, params))
+        raise AssertionError("unreachable: tenacity reraises")
+
+    async def get_series_many(
+        self,
+        events: Sequence[str],
+        *,
+        length: int,
+        unit: str = "day",
+        ending_at: str | datetime | None = None,
+        app_id: str | None = None,
+        segment_id: str | None = None,
+    ) -> dict[str, Series]:
+        """As :meth:`EventsAnalyticsHook.get_series_many`, awaited."""
+        query = SeriesQuery.build(
+            events, length=length, unit=unit, ending_at=ending_at, app_id=app_id, segment_id=segment_id
+        )
+        limit = asyncio.Semaphore(self.max_concurrency)
+        async with self.session() as http:
+
+            async def fetch(request: PageRequest) -> Series:
+                async with limit:
+                    check = self._page_check(request, query.unit)
+                    return await self._get_checked(http, SERIES_ENDPOINT, request.params, check)
+
+            pages = await _gather_or_cancel(fetch(request) for request in query.page_requests())
+        return query.assemble(pages)
+
+    async def get_series(self, event: str, **kwargs: Any) -> Series:
+        """As :meth:`EventsAnalyticsHook.get_series`, awaited."""
+        return (await self.get_series_many([event], **kwargs))[event]
+
+
+async def _gather_or_cancel(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """Like ``asyncio.gather``, but the first error cancels the others instead of leaving them running."""
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

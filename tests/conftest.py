@@ -1,0 +1,60 @@
+"""Shared fixtures: an isolated Airflow home on SQLite, and the emulator over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# Airflow reads its configuration at import: point it at a throwaway home before anything imports it.
+_HOME = tempfile.mkdtemp(prefix="airflow-provider-events-tests-")
+REPO = Path(__file__).resolve().parent.parent
+os.environ.update(
+    {
+        "AIRFLOW_HOME": _HOME,
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+)
+
+import pytest  # noqa: E402
+
+from airflow_provider_events.emulator import EventsEmulator  # noqa: E402
+
+API_KEY = "sk-test-7f3a9c1e5b2d4f60"
+CONN_ID = "events_analytics_default"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated, empty metadata database (SQLite in the temporary AIRFLOW_HOME)."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _HOME
+
+
+@pytest.fixture
+def emulator() -> Iterator[EventsEmulator]:
+    """A fresh emulator on a free loopback port, stopped after the test."""
+    with EventsEmulator(api_key=API_KEY) as emu:
+        yield emu
+
+
+@pytest.fixture
+def events_conn(emulator: EventsEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The default connection, pointing at the emulator through the environment."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", emulator.connection_json())
+    return CONN_ID
+
+
+@pytest.fixture
+def hook(events_conn: str):
+    """A hook on the emulator with short retry waits, so retry tests stay fast."""
+    from airflow_provider_events.hooks.events import EventsAnalyticsHook
+
+    return EventsAnalyticsHook(events_conn, retry_delay=0.01, timeout=5)

@@ -1,0 +1,80 @@
+"""Connection handling: URL, scheme, transport security and the provider's registration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_events import get_provider_info
+from airflow_provider_events._connection import resolve_target
+
+
+@pytest.mark.parametrize(
+    ("host", "schema", "port", "expected"),
+    [
+        ("rest.iad-01.example.com", None, None, "https://rest.iad-01.example.com"),
+        ("https://rest.iad-01.example.com/", None, None, "https://rest.iad-01.example.com"),
+        ("rest.example.com", None, 8443, "https://rest.example.com:8443"),
+        ("http://127.0.0.1:9000", None, None, "http://127.0.0.1:9000"),
+        ("localhost:9000", "http", None, "http://localhost:9000"),
+        ("https://proxy.example.com/analytics", None, None, "https://proxy.example.com/analytics"),
+    ],
+)
+def test_instance_url_defaults_to_https(host, schema, port, expected) -> None:
+    target = resolve_target("c", host=host, password="k", schema=schema, port=port)
+    assert target.base_url == expected
+
+
+def test_plain_http_to_a_remote_host_is_refused_unless_allowed() -> None:
+    with pytest.raises(ValueError, match="allow_insecure_http"):
+        resolve_target("c", host="http://rest.example.com", password="k")
+    allowed = resolve_target(
+        "c", host="http://rest.example.com", password="k", extra={"allow_insecure_http": "true"}
+    )
+    assert allowed.base_url == "http://rest.example.com"
+
+
+@pytest.mark.parametrize(
+    ("host", "password", "word"),
+    [(None, "k", "no host"), ("rest.example.com", None, "no REST API key"), ("ftp://x", "k", "invalid")],
+)
+def test_missing_or_bad_fields_say_what_to_fix(host, password, word) -> None:
+    with pytest.raises(ValueError, match=word):
+        resolve_target("my_conn", host=host, password=password)
+
+
+def test_the_key_stays_out_of_the_targets_repr() -> None:
+    target = resolve_target("c", host="rest.example.com", password="sk-secret-value")
+    assert "sk-secret-value" not in repr(target)
+    assert target.headers()["Authorization"] == "Bearer sk-secret-value"
+
+
+def test_provider_info_is_valid_against_airflows_schema() -> None:
+    import airflow
+    import jsonschema
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_provider_info_declares_the_connection_form() -> None:
+    (conn,) = get_provider_info()["connection-types"]
+    assert conn["connection-type"] == "events_analytics"
+    assert conn["hook-class-name"] == "airflow_provider_events.hooks.events.EventsAnalyticsHook"
+    behaviour = conn["ui-field-behaviour"]
+    assert behaviour["relabeling"] == {"host": "Instance URL", "password": "REST API key"}
+    assert {"login", "schema"} <= set(behaviour["hidden-fields"])
+
+
+@pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated")
+def test_providers_manager_registers_the_hook_and_its_form() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    hook = manager.hooks["events_analytics"]
+    assert hook is not None
+    assert hook.hook_class_name == "airflow_provider_events.hooks.events.EventsAnalyticsHook"
+    assert hook.connection_id_attribute_name == "events_conn_id"
+    assert manager.field_behaviours["events_analytics"]["relabeling"]["host"] == "Instance URL"
