@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The oldest Airflow 3 release this package claims to support (pyproject.toml: apache-airflow>=3.2.0).
+# The oldest releases this package claims to support (pyproject.toml's lower bounds).
 OLDEST_AIRFLOW ?= 3.2.0
+OLDEST_HTTP_PROVIDER ?= 6.0.0
 
 export AIRFLOW__CORE__UNIT_TEST_MODE := True
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
@@ -36,7 +37,7 @@ bench: $(BIN)/.installed
 
 # The suite again in a separate virtualenv on the oldest supported Airflow release.
 test-oldest:
-	$(MAKE) pytest VENV=.venv-oldest PIP_EXTRA='apache-airflow==$(OLDEST_AIRFLOW)'
+	$(MAKE) pytest VENV=.venv-oldest PIP_EXTRA='apache-airflow==$(OLDEST_AIRFLOW) apache-airflow-providers-http==$(OLDEST_HTTP_PROVIDER)'
 
 dist: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet build twine

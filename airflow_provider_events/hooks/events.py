@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
-from airflow.providers.http.hooks.http import HttpAsyncHook, HttpHook, SessionConfig
+from airflow.providers.http.hooks.http import HttpAsyncHook, HttpHook
 
 from airflow_provider_events import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_events._connection import ApiTarget, target_from_connection
@@ -286,20 +286,23 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         self.events_conn_id = events_conn_id
         self._target: ApiTarget | None = None
 
-    async def config(self) -> SessionConfig:
-        """Session settings from the connection: Bearer key and User-Agent, extras never as headers."""
-        if self._config is None:
-            import aiohttp
+    async def _open(self) -> Any:
+        """An aiohttp session carrying the connection's headers: the Bearer key and a User-Agent."""
+        import aiohttp
+
+        if self._target is None:
             from airflow.providers.common.compat.connection import get_async_connection
 
             conn = await get_async_connection(conn_id=self.events_conn_id, hook=self)
             self._target = target_from_connection(conn)
-            self._config = SessionConfig(
-                base_url=self._target.base_url,
-                headers=self._target.headers(),
-                extra_options={"timeout": aiohttp.ClientTimeout(total=self.timeout)},
-            )
-        return self._config
+            self.base_url = self._target.base_url
+        # HttpAsyncHook's own session would send extras as headers, raise on every 4XX/5XX and
+        # retry neither 429 nor network errors: the request itself is ours, the policy shared.
+        return aiohttp.ClientSession(
+            headers=self._target.headers(),
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            connector=aiohttp.TCPConnector(limit=self.max_concurrency),
+        )
 
     async def _get_once(self, http: Any, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
         import aiohttp
@@ -308,8 +311,7 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
             await asyncio.sleep(delay)
         secrets = (self._target.api_key,) if self._target else ()
         try:
-            response = await http.run(endpoint=endpoint, data=params, extra_options={"check_response": False})
-            async with response:
+            async with http.get(self.base_url + endpoint, params=params) as response:
                 body = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise network_error(endpoint, err, secrets) from None
@@ -342,7 +344,7 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
             events, length=length, unit=unit, ending_at=ending_at, app_id=app_id, segment_id=segment_id
         )
         limit = asyncio.Semaphore(self.max_concurrency)
-        async with self.session() as http:
+        async with await self._open() as http:
 
             async def fetch(request: PageRequest) -> Series:
                 async with limit:

@@ -1,0 +1,180 @@
+"""The fault matrix: every way the API or the network can fail, for the sync hook and the async path.
+
+Each row names a fault, the error it ends in once retries are spent, and whether it is retried.
+Every case asserts the exception class, the number of requests the emulator saw, and that the
+total time is bounded even when a header asks for an hour's wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from airflow_provider_events.emulator import EventsEmulator, Fault
+from airflow_provider_events.exceptions import (
+    EventsAnalyticsAuthError,
+    EventsAnalyticsError,
+    EventsAnalyticsRateLimitError,
+    EventsAnalyticsRequestError,
+    EventsAnalyticsServerError,
+)
+from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook, EventsAnalyticsHook
+
+END = "2024-05-01T12:00:00+00:00"
+RETRY_LIMIT = 2
+MAX_WAIT = 0.05
+TIMEOUT = 0.3
+HOUR_AHEAD = str(int(time.time()) + 3600)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    fault: Fault
+    error: type[EventsAnalyticsError]
+    retried: bool
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+ROWS = [
+    Row("400 bad syntax", Fault(400, body={"message": "Bad Syntax"}), EventsAnalyticsRequestError, False),
+    Row("401 unknown key", Fault(401), EventsAnalyticsAuthError, False),
+    Row("403 forbidden", Fault(403), EventsAnalyticsAuthError, False),
+    Row("404 unknown endpoint", Fault(404, body="Not Found"), EventsAnalyticsRequestError, False),
+    Row("429 Retry-After", Fault(429, headers={"Retry-After": "3600"}), EventsAnalyticsRateLimitError, True),
+    Row(
+        "429 X-RateLimit-Reset",
+        Fault(429, headers={"X-RateLimit-Reset": HOUR_AHEAD}),
+        EventsAnalyticsRateLimitError,
+        True,
+    ),
+    Row(
+        "429 x-ratelimit-reset lower case",
+        Fault(429, headers={"x-ratelimit-reset": HOUR_AHEAD, "retry-after": "3600"}),
+        EventsAnalyticsRateLimitError,
+        True,
+    ),
+    Row("429 without headers", Fault(429), EventsAnalyticsRateLimitError, True),
+    Row("500", Fault(500), EventsAnalyticsServerError, True),
+    Row("502", Fault(502, body="<html>Bad Gateway</html>"), EventsAnalyticsServerError, True),
+    Row("503", Fault(503), EventsAnalyticsServerError, True),
+    Row("504", Fault(504), EventsAnalyticsServerError, True),
+    Row("202 queued", Fault(202, body={"message": "queued"}), EventsAnalyticsError, True),
+    Row("200 other message", Fault(200, body={"message": "partial", "data": []}), EventsAnalyticsError, True),
+    Row("non-JSON body", Fault(mangle="not_json"), EventsAnalyticsError, True),
+    Row("body without data", Fault(mangle="no_data"), EventsAnalyticsError, True),
+    Row("point without count", Fault(mangle="no_count"), EventsAnalyticsError, True),
+    Row("short page", Fault(mangle="short"), EventsAnalyticsError, True),
+    Row("long page", Fault(mangle="long"), EventsAnalyticsError, True),
+    Row("read timeout", Fault(delay=TIMEOUT * 3), EventsAnalyticsServerError, True),
+    Row("closed mid-response", Fault(mangle="disconnect"), EventsAnalyticsServerError, True),
+]
+HOOK_ARGS: dict[str, Any] = {
+    "retry_limit": RETRY_LIMIT,
+    "retry_delay": 0.01,
+    "max_retry_wait": MAX_WAIT,
+    "timeout": TIMEOUT,
+}
+# the worst case: every attempt times out and every wait is the capped one
+TIME_BOUND = (RETRY_LIMIT + 1) * TIMEOUT + RETRY_LIMIT * MAX_WAIT + 2.0
+
+
+def fetch(transport: str, conn_id: str, length: int = 3) -> list[dict[str, Any]]:
+    if transport == "sync":
+        return EventsAnalyticsHook(conn_id, **HOOK_ARGS).get_series("purchase", length=length, ending_at=END)
+    hook = EventsAnalyticsAsyncHook(conn_id, **HOOK_ARGS)
+    return asyncio.run(hook.get_series("purchase", length=length, ending_at=END))
+
+
+TRANSPORTS = pytest.mark.parametrize("transport", ["sync", "async"])
+MATRIX = pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+
+
+@TRANSPORTS
+@MATRIX
+def test_a_persistent_fault_ends_in_its_error(row: Row, transport: str, emulator, events_conn) -> None:
+    emulator.enqueue(row.fault, times=RETRY_LIMIT + 1)
+
+    started = time.monotonic()
+    with pytest.raises(row.error) as caught:
+        fetch(transport, events_conn)
+    elapsed = time.monotonic() - started
+
+    assert type(caught.value) is row.error
+    assert emulator.request_count() == (RETRY_LIMIT + 1 if row.retried else 1)
+    assert elapsed < TIME_BOUND
+    assert "/events/data_series" in str(caught.value)
+
+
+@TRANSPORTS
+@MATRIX
+def test_a_passing_fault_heals_if_it_is_retryable(row: Row, transport: str, emulator, events_conn) -> None:
+    emulator.enqueue(row.fault)
+
+    if not row.retried:
+        with pytest.raises(row.error):
+            fetch(transport, events_conn)
+        assert emulator.request_count() == 1
+        return
+    assert fetch(transport, events_conn) == emulator.series("purchase", 3, "day", END)
+    assert emulator.request_count() == 2
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@TRANSPORTS
+def test_connection_refused_is_a_server_error_without_status(transport: str, monkeypatch) -> None:
+    conn = {"conn_type": "events_analytics", "host": f"http://127.0.0.1:{_closed_port()}", "password": "k"}
+    monkeypatch.setenv("AIRFLOW_CONN_REFUSED", json.dumps(conn))
+
+    started = time.monotonic()
+    with pytest.raises(EventsAnalyticsServerError, match="no answer") as caught:
+        fetch(transport, "refused")
+
+    assert caught.value.status_code is None
+    assert time.monotonic() - started < TIME_BOUND
+
+
+@TRANSPORTS
+def test_one_bad_page_among_many_fails_the_whole_series(transport: str, emulator, events_conn) -> None:
+    emulator.enqueue(Fault(401, path="/events/data_series"))
+
+    with pytest.raises(EventsAnalyticsAuthError):
+        fetch(transport, events_conn, length=450)
+
+    assert emulator.request_count() <= 5
+
+
+def test_every_wait_is_capped_whatever_the_header_says() -> None:
+    from airflow_provider_events._retry import RetryPolicy
+
+    policy = RetryPolicy(retry_limit=5, retry_delay=10, max_wait=3)
+    hour = EventsAnalyticsRateLimitError("429", status_code=429, retry_after=3600)
+    assert policy.wait(hour, 1) == 3
+    assert policy.wait(EventsAnalyticsServerError("503", status_code=503), 9) == 3
+    assert policy.max_total_wait == 15
+
+
+def test_the_emulator_cannot_be_reached_over_http_from_a_remote_looking_url(monkeypatch) -> None:
+    conn = {"conn_type": "events_analytics", "host": "http://rest.example.com", "password": "sk-abc"}
+    monkeypatch.setenv("AIRFLOW_CONN_PLAIN", json.dumps(conn))
+
+    with pytest.raises(ValueError, match="allow_insecure_http") as caught:
+        EventsAnalyticsHook("plain").get_series("purchase", length=1)
+    assert "sk-abc" not in str(caught.value)
+
+
+def test_unused_emulator_is_untouched_by_bad_arguments(emulator: EventsEmulator, events_conn) -> None:
+    with pytest.raises(ValueError):
+        asyncio.run(EventsAnalyticsAsyncHook(events_conn).get_series("purchase", length=0))
+    assert emulator.request_count() == 0
