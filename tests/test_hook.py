@@ -192,8 +192,8 @@ def test_test_connection_reports_success_a_bad_key_and_a_dead_url(emulator, even
 
 
 def test_the_key_is_registered_with_the_secret_masker(hook) -> None:
-    from airflow.sdk.log import _secrets_masker
+    from airflow.sdk._shared.secrets_masker import redact
 
     assert hook.target.api_key == API_KEY
     assert API_KEY not in repr(hook.target)
-    assert API_KEY not in str(_secrets_masker().redact(f"key={API_KEY}"))
+    assert API_KEY not in str(redact(f"key={API_KEY}"))
