@@ -125,3 +125,37 @@ def join_pages(pages: Sequence[Sequence[dict[str, Any]]], unit: str, length: int
     if len(joined) != length:
         raise ValueError(f"the joined series has {len(joined)} points, expected {length}")
     return joined
+
+
+def interval_window(start: datetime, end: datetime, unit: str) -> tuple[int, datetime]:
+    """
+    The window of the buckets that start inside ``[start, end)``, as ``(length, ending_at)``.
+
+    Buckets are aligned in the UTC offset of ``start`` (naive means UTC; a zone with DST is
+    pinned to its offset at ``start``), and ``ending_at`` is the start of the last bucket, in that
+    offset. A daily data interval for 2024-01-01 in UTC gives ``(24, 2024-01-01T23:00+00:00)``
+    for hours and ``(1, 2024-01-01T00:00+00:00)`` for days. Raises ``ValueError`` when no bucket
+    starts inside the interval.
+    """
+    if unit not in UNITS:
+        raise ValueError(f"unit must be 'day' or 'hour', got {unit!r}")
+    zone = timezone(parse_ending_at(start).utcoffset() or timedelta(0))
+    # Rebuilt as plain datetimes: pendulum's arithmetic returns its own types.
+    lower, upper = (
+        datetime.combine(moment.date(), moment.time(), zone)
+        for moment in (parse_ending_at(start).astimezone(zone), parse_ending_at(end).astimezone(zone))
+    )
+    first = lower.replace(minute=0, second=0, microsecond=0)
+    last = upper.replace(minute=0, second=0, microsecond=0)
+    if unit == "day":
+        first, last = first.replace(hour=0), last.replace(hour=0)
+    step = _STEP[unit]
+    if first < lower:
+        first += step
+    if last >= upper:
+        last -= step
+    if last < first:
+        raise ValueError(
+            f"no {unit} bucket starts inside the interval [{start.isoformat()}, {end.isoformat()})"
+        )
+    return (last - first) // step + 1, last

@@ -29,6 +29,14 @@ API_KEY = "sk-test-7f3a9c1e5b2d4f60"
 CONN_ID = "events_analytics_default"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Declared here, not in pyproject.toml: resolving the class there would import airflow
+    # before the environment above is set, and the suite would use ~/airflow.
+    config.addinivalue_line(
+        "filterwarnings", "ignore::airflow.exceptions.AirflowProviderDeprecationWarning"
+    )
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
     """A migrated, empty metadata database (SQLite in the temporary AIRFLOW_HOME)."""
