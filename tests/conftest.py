@@ -32,9 +32,7 @@ CONN_ID = "events_analytics_default"
 def pytest_configure(config: pytest.Config) -> None:
     # Declared here, not in pyproject.toml: resolving the class there would import airflow
     # before the environment above is set, and the suite would use ~/airflow.
-    config.addinivalue_line(
-        "filterwarnings", "ignore::airflow.exceptions.AirflowProviderDeprecationWarning"
-    )
+    config.addinivalue_line("filterwarnings", "ignore::airflow.exceptions.AirflowProviderDeprecationWarning")
 
 
 @pytest.fixture(scope="session")
