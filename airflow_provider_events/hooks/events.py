@@ -8,7 +8,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import datetime
-from functools import cached_property
 from typing import Any, TypeVar
 
 from airflow.providers.http.hooks.http import HttpAsyncHook, HttpHook
@@ -100,14 +99,19 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         adapter = TCPKeepAliveAdapter(pool_connections=1, pool_maxsize=max_concurrency, max_retries=0)
         super().__init__(method="GET", http_conn_id=events_conn_id, adapter=adapter)
         self.events_conn_id = events_conn_id
-        self._session_lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._target: ApiTarget | None = None
+        self._session: Any = None
 
     # -- connection: what HttpHook does, minus what is wrong for this API --------------------------
 
-    @cached_property
+    @property
     def target(self) -> ApiTarget:
         """Base URL and key of the connection, checked once; the key is registered for masking."""
-        return target_from_connection(self.get_connection(self.events_conn_id))
+        with self._lock:  # pages run in threads: load the connection once, not once per thread
+            if self._target is None:
+                self._target = target_from_connection(self.get_connection(self.events_conn_id))
+            return self._target
 
     def _set_base_url(self, connection: Any) -> None:
         self.base_url = self.target.base_url
@@ -122,11 +126,13 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         # Extras are this provider's options, never request headers (HttpHook sends them as headers).
         return session
 
-    @cached_property
+    @property
     def session(self) -> Any:
         """One pooled ``requests.Session`` for every request this hook makes."""
-        with self._session_lock:
-            return self.get_conn()
+        with self._lock:
+            if self._session is None:
+                self._session = self.get_conn()
+            return self._session
 
     # -- transport ---------------------------------------------------------------------------------
 
