@@ -30,7 +30,7 @@ pytest: $(BIN)/.installed
 	$(BIN)/pytest
 
 demo: $(BIN)/.installed
-	$(BIN)/python -m scripts.demo
+	$(BIN)/python scripts/demo.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks.run

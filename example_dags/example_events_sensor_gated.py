@@ -1,12 +1,13 @@
 """
-Gate a daily export on activity: wait, on the triggerer, until the day's ``purchase`` events reach
-a threshold, then export that day's hourly purchases.
+Gate an export on activity: wait, on the triggerer, until the day's ``purchase`` events reach a
+threshold, then export the checkout funnel's hourly counts over the last few days.
 
 The schedule has real data intervals (``CronDataIntervalTimetable``), so the run for a day starts
 once that day is over. The sensor counts exactly that day (``unit="day", length=1,
 ending_at="{{ data_interval_start }}"``), frees its worker slot while it waits, and pushes the
-total it saw as its XCom. The export then writes the same day's 24 hourly points to
-``$EVENTS_EXPORT_DIR/gated/<ds>.jsonl``.
+total it saw as its XCom. The export then writes the hourly counts of ``add_to_cart``,
+``checkout_started`` and ``purchase`` for the days up to and including that day to
+``$EVENTS_EXPORT_DIR/gated/<day>.csv``, one row per event and hour.
 
 Steer it from the environment (read at parse time):
 
@@ -14,6 +15,7 @@ Steer it from the environment (read at parse time):
   e.g. ``{"threshold": 5000}``
 - ``EVENTS_GATED_POKE_INTERVAL``: seconds between two checks on the triggerer (default 300)
 - ``EVENTS_GATED_TIMEOUT``: seconds to wait before the sensor fails (default 20 hours)
+- ``EVENTS_GATED_DAYS``: how many days the export covers, ending with the run's day (default 3)
 - ``EVENTS_EXPORT_DIR``: where the export goes (default ``/tmp/events_exports``)
 
 The connection ``events_analytics_default`` holds the instance URL and REST API key; it is only
@@ -33,7 +35,9 @@ from airflow_provider_events.sensors.events import EventCountSensor
 THRESHOLD = int(os.environ.get("EVENTS_GATED_THRESHOLD", "1000"))
 POKE_INTERVAL = float(os.environ.get("EVENTS_GATED_POKE_INTERVAL", "300"))
 TIMEOUT = float(os.environ.get("EVENTS_GATED_TIMEOUT", str(20 * 3600)))
+DAYS = int(os.environ.get("EVENTS_GATED_DAYS", "3"))
 EXPORT_DIR = os.environ.get("EVENTS_EXPORT_DIR", "/tmp/events_exports")
+FUNNEL = ["add_to_cart", "checkout_started", "purchase"]
 
 with DAG(
     dag_id="example_events_sensor_gated",
@@ -57,11 +61,13 @@ with DAG(
         timeout=timedelta(seconds=TIMEOUT),
     )
 
-    export_purchases = EventSeriesOperator(
-        task_id="export_hourly_purchases",
-        event="purchase",
+    # length with no ending_at: the hours that end with the last one of the run's data interval
+    export_funnel = EventSeriesOperator(
+        task_id="export_hourly_funnel",
+        event=FUNNEL,
         unit="hour",
-        output_path=os.path.join(EXPORT_DIR, "gated", "{{ data_interval_start | ds }}.jsonl"),
+        length=24 * DAYS,
+        output_path=os.path.join(EXPORT_DIR, "gated", "{{ data_interval_start | ds }}.csv"),
     )
 
-    wait_for_purchases >> export_purchases
+    wait_for_purchases >> export_funnel

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import importlib.util
-import json
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -335,16 +335,18 @@ def test_example_dag_waits_on_the_triggerer_then_runs_downstream(
             )
         )
         sensor_total = [XComModel.deserialize_value(row) for row in rows]
-    assert states == {"wait_for_purchases": "success", "export_hourly_purchases": "success"}
+    assert states == {"wait_for_purchases": "success", "export_hourly_funnel": "success"}
     # Nothing was recorded before the sensor's own check and two polls of the trigger, so the
     # sensor can only have reached the threshold on the triggerer; the export made one more request.
     assert sensor_total == [threshold]
     assert emulator.request_count(SERIES) >= 4
-    # The export ran after the gate and holds the day's hourly points, the recorded ones included.
-    records = [
-        json.loads(line) for line in (tmp_path / "gated" / "2024-01-01.jsonl").read_text().splitlines()
+    # The export ran after the gate and holds the funnel's hourly points for the 3 days up to the
+    # run's day, the recorded purchases included.
+    with (tmp_path / "gated" / "2024-01-01.csv").open(newline="") as exported:
+        records = [(row["event"], row["time"], int(row["count"])) for row in csv.DictReader(exported)]
+    assert records == [
+        (event, point["time"], point["count"])
+        for event in ("add_to_cart", "checkout_started", "purchase")
+        for point in emulator.series(event, 72, "hour", ending_at="2024-01-01T23:00:00+00:00")
     ]
-    hourly = emulator.series("purchase", 24, "hour", ending_at="2024-01-01T23:00:00+00:00")
-    assert [(record["time"], record["count"]) for record in records] == [
-        (point["time"], point["count"]) for point in hourly
-    ]
+    assert records[71][1] == "2024-01-01T23:00:00+00:00" and records[0][1] == "2023-12-30T00:00:00+00:00"
