@@ -290,7 +290,8 @@ class EventsEmulator:
 
     :param api_key: the only key accepted, as ``Authorization: Bearer <api_key>``.
     :param events: names served by ``/events/list``; an int N gives ``event_0000`` .. ``event_{N-1}``.
-    :param latency: seconds slept before every answer (may be changed while running).
+    :param latency: seconds from a request's arrival to its answer (may be changed while running);
+        the emulator's own work happens within it.
     :param rate_limit: requests allowed per window, shared by all endpoints.
     :param rate_window: window length in seconds, aligned to multiples of it in epoch time.
     :param response_offset: render hourly time strings in this fixed offset (e.g. ``"-05:00"``);
@@ -625,13 +626,15 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
 
     def do_GET(self) -> None:
+        arrived = time.monotonic()
         self._drain_body()
         emulator = self.server.emulator
         target = urlsplit(self.path)
         params = dict(parse_qsl(target.query, keep_blank_values=True))
         reply = emulator._handle(self.command, target.path, params, dict(self.headers.items()))
-        time.sleep(emulator.latency + reply.delay)
         head, body = reply.render(close=self.close_connection)
+        # Latency counts from arrival, so the work above hides inside it instead of adding to it.
+        time.sleep(max(0.0, arrived + emulator.latency - time.monotonic()) + reply.delay)
         if reply.disconnect:
             body, self.close_connection = body[: len(body) // 2], True
         elif self.command == "HEAD":
@@ -672,7 +675,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("EVENTS_EMULATOR_API_KEY", DEFAULT_API_KEY),
         help="the accepted key (default: $EVENTS_EMULATOR_API_KEY or %(default)s)",
     )
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="milliseconds from arrival to answer")
     parser.add_argument("--rate-limit", type=int, default=250_000, help="requests per window")
     parser.add_argument("--rate-window", type=int, default=3600, help="window length in seconds")
     parser.add_argument("--events", type=int, default=None, help="serve N generated event names")
