@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from airflow_provider_events._window import point_key
+from airflow_provider_events._window import KeyedPoint, point_key
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
     EventsAnalyticsError,
@@ -113,14 +113,13 @@ def check_response(
     return payload
 
 
-def check_series_page(
-    payload: dict[str, Any], expected: int, unit: str, endpoint: str
-) -> list[dict[str, Any]]:
+def check_series_page(payload: dict[str, Any], expected: int, unit: str, endpoint: str) -> list[KeyedPoint]:
     """
-    Return a page's points as ``{"time": str, "count": int}``, or raise ``EventsAnalyticsError``.
+    Return a page's points as ``(point_key, {"time": str, "count": int})``, or raise ``EventsAnalyticsError``.
 
     A page must hold exactly the ``expected`` points, each with a time string that parses for
-    ``unit`` and an integer count: a short or malformed page is an error, never a hole.
+    ``unit`` and an integer count: a short or malformed page is an error, never a hole. Each time is
+    parsed once, here; the join reuses the key.
     """
     data = payload.get("data")
     if not isinstance(data, list):
@@ -132,16 +131,17 @@ def check_series_page(
     points = []
     for point in data:
         count = point.get("count") if isinstance(point, dict) else None
-        if isinstance(count, bool) or not isinstance(count, int):
+        if type(count) is not int:  # not isinstance: a JSON true is no count
             raise EventsAnalyticsError(
                 f"GET {endpoint} returned a point without an integer count: {point!r:.120}", endpoint=endpoint
             )
         try:
-            point_key(point.get("time"), unit)
+            key = point_key(point.get("time"), unit)
         except ValueError as err:
             message = f"GET {endpoint} returned a bad time: {err}"
             raise EventsAnalyticsError(message, endpoint=endpoint) from None
-        points.append({"time": point["time"], "count": count})
+        # the API's own dict when it holds just these two keys: no copy per point
+        points.append((key, point if len(point) == 2 else {"time": point["time"], "count": count}))
     return points
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_events._window import (
+    KeyedPoint,
     Page,
     check_series_args,
     format_ending_at,
@@ -89,7 +90,7 @@ class SeriesQuery:
             for page in pages
         ]
 
-    def assemble(self, results: Sequence[list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    def assemble(self, results: Sequence[list[KeyedPoint]]) -> dict[str, list[dict[str, Any]]]:
         """Join the checked pages, given in the order of :meth:`page_requests`, into one series per event."""
         per_event = len(results) // len(self.events)
         series = {}

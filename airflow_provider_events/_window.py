@@ -88,37 +88,42 @@ def split_window(length: int, unit: str, ending_at: datetime) -> list[Page]:
 
 def point_key(time_text: object, unit: str) -> date | datetime:
     """
-    The instant a returned point stands for: a date for days, a UTC datetime for hours.
+    The instant a returned point stands for: a date for days, an aware datetime for hours.
 
-    Raises ``ValueError`` when the string is not what the API documents for ``unit``.
+    Aware datetimes compare and subtract as instants whatever their offsets, so no conversion is
+    needed. Raises ``ValueError`` when the string is not what the API documents for ``unit``.
     """
     if not isinstance(time_text, str):
         raise ValueError(f"time is not a string: {time_text!r}")
     if unit == "day":
         return date.fromisoformat(time_text)
-    moment = datetime.fromisoformat(time_text.replace("Z", "+00:00"))
-    if moment.utcoffset() is None:
+    if time_text.endswith("Z"):  # Python 3.10's fromisoformat does not read "Z"
+        time_text = time_text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(time_text)
+    if moment.tzinfo is None:
         raise ValueError(f"hourly time has no UTC offset: {time_text!r}")
-    return moment.astimezone(timezone.utc)
+    return moment
 
 
-def join_pages(pages: Sequence[Sequence[dict[str, Any]]], unit: str, length: int) -> list[dict[str, Any]]:
+KeyedPoint = tuple["date | datetime", dict[str, Any]]
+
+
+def join_pages(pages: Sequence[Sequence[KeyedPoint]], unit: str, length: int) -> list[dict[str, Any]]:
     """
-    Join checked pages (oldest first) into one series, keeping a point two pages share once.
+    Join checked pages of ``(point_key, point)`` (oldest first) into one series of points.
 
-    Raises ``ValueError`` when the result is not ``length`` consecutive buckets: a series with a
-    hole or a duplicate is never returned.
+    A point two pages share is kept once. Raises ``ValueError`` when the result is not ``length``
+    consecutive buckets: a series with a hole or a duplicate is never returned.
     """
     joined: list[dict[str, Any]] = []
     keys: list[date | datetime] = []
     for page in pages:
-        for point in page:
-            key = point_key(point["time"], unit)
-            if keys and key <= keys[-1]:
+        for key, point in page:
+            if keys and key <= keys[-1]:  # type: ignore[operator]
                 if key in keys[-MAX_PAGE_LENGTH:]:
                     continue
                 raise ValueError(f"points are out of order at {point['time']!r}")
-            if keys and key - keys[-1] != _STEP[unit]:
+            if keys and key - keys[-1] != _STEP[unit]:  # type: ignore[operator]
                 raise ValueError(f"the series has a gap before {point['time']!r}")
             keys.append(key)
             joined.append(point)

@@ -1,6 +1,9 @@
 """The fault matrix: every way the API or the network can fail, for the sync hook and the async path.
 
-Each row names a fault, the error it ends in once retries are spent, and whether it is retried.
+Each row names a fault, the error it ends in once retries are spent, and whether it is retried. It
+runs through three entry points: the sync hook's series (``sync``), the async hook the trigger
+uses (``async``), and the sync hook's ``list_events``, which goes over the HTTP provider's
+``requests`` session (``list``; the rows about series points do not apply to it).
 Every case asserts the exception class, the number of requests the emulator saw, and that the
 total time is bounded even when a header asks for an hour's wait.
 """
@@ -16,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_events.emulator import EventsEmulator, Fault
+from airflow_provider_events.emulator import DEFAULT_EVENTS, EventsEmulator, Fault
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
     EventsAnalyticsError,
@@ -85,19 +88,39 @@ HOOK_ARGS: dict[str, Any] = {
 TIME_BOUND = (RETRY_LIMIT + 1) * TIMEOUT + RETRY_LIMIT * MAX_WAIT + 2.0
 
 
-def fetch(transport: str, conn_id: str, length: int = 3) -> list[dict[str, Any]]:
+SERIES_ONLY = {"point without count", "short page", "long page"}
+
+
+def fetch(transport: str, conn_id: str, length: int = 3) -> list[Any]:
+    if transport == "list":
+        return EventsAnalyticsHook(conn_id, **HOOK_ARGS).list_events()
     if transport == "sync":
         return EventsAnalyticsHook(conn_id, **HOOK_ARGS).get_series("purchase", length=length, ending_at=END)
     hook = EventsAnalyticsAsyncHook(conn_id, **HOOK_ARGS)
     return asyncio.run(hook.get_series("purchase", length=length, ending_at=END))
 
 
-TRANSPORTS = pytest.mark.parametrize("transport", ["sync", "async"])
-MATRIX = pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+TRANSPORTS = pytest.mark.parametrize("transport", ["sync", "async", "list"])
 
 
-@TRANSPORTS
-@MATRIX
+def expected(transport: str, emulator: EventsEmulator) -> list[Any]:
+    if transport == "list":
+        return list(DEFAULT_EVENTS)
+    return emulator.series("purchase", 3, "day", END)
+
+
+CASES = pytest.mark.parametrize(
+    ("row", "transport"),
+    [
+        pytest.param(row, transport, id=f"{row.name}-{transport}")
+        for row in ROWS
+        for transport in ("sync", "async", "list")
+        if not (transport == "list" and row.name in SERIES_ONLY)  # /events/list has no points
+    ],
+)
+
+
+@CASES
 def test_a_persistent_fault_ends_in_its_error(row: Row, transport: str, emulator, events_conn) -> None:
     emulator.enqueue(row.fault, times=RETRY_LIMIT + 1)
 
@@ -109,11 +132,10 @@ def test_a_persistent_fault_ends_in_its_error(row: Row, transport: str, emulator
     assert type(caught.value) is row.error
     assert emulator.request_count() == (RETRY_LIMIT + 1 if row.retried else 1)
     assert elapsed < TIME_BOUND
-    assert "/events/data_series" in str(caught.value)
+    assert ("/events/list" if transport == "list" else "/events/data_series") in str(caught.value)
 
 
-@TRANSPORTS
-@MATRIX
+@CASES
 def test_a_passing_fault_heals_if_it_is_retryable(row: Row, transport: str, emulator, events_conn) -> None:
     emulator.enqueue(row.fault)
 
@@ -122,7 +144,7 @@ def test_a_passing_fault_heals_if_it_is_retryable(row: Row, transport: str, emul
             fetch(transport, events_conn)
         assert emulator.request_count() == 1
         return
-    assert fetch(transport, events_conn) == emulator.series("purchase", 3, "day", END)
+    assert fetch(transport, events_conn) == expected(transport, emulator)
     assert emulator.request_count() == 2
 
 
@@ -145,7 +167,7 @@ def test_connection_refused_is_a_server_error_without_status(transport: str, mon
     assert time.monotonic() - started < TIME_BOUND
 
 
-@TRANSPORTS
+@pytest.mark.parametrize("transport", ["sync", "async"])
 def test_one_bad_page_among_many_fails_the_whole_series(transport: str, emulator, events_conn) -> None:
     emulator.enqueue(Fault(401, path="/events/data_series"))
 

@@ -14,6 +14,7 @@ from airflow_provider_events._window import (
     format_ending_at,
     join_pages,
     parse_ending_at,
+    point_key,
     split_window,
 )
 
@@ -88,11 +89,15 @@ def test_unparseable_ending_at_is_a_value_error_naming_it(bad: object) -> None:
         parse_ending_at(bad)  # type: ignore[arg-type]
 
 
-def _hours(start: int, count: int) -> list[dict]:
+def _keyed(points: list[dict]) -> list:
+    return [(point_key(point["time"], "hour"), point) for point in points]
+
+
+def _hours(start: int, count: int) -> list:
     base = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    return [
-        {"time": (base + timedelta(hours=start + i)).isoformat(), "count": start + i} for i in range(count)
-    ]
+    return _keyed(
+        [{"time": (base + timedelta(hours=start + i)).isoformat(), "count": start + i} for i in range(count)]
+    )
 
 
 def test_join_keeps_a_point_two_pages_share_once() -> None:
@@ -101,9 +106,9 @@ def test_join_keeps_a_point_two_pages_share_once() -> None:
 
 
 def test_join_compares_instants_not_strings() -> None:
-    other_zone = [
-        {"time": datetime(2024, 1, 1, 3, tzinfo=timezone(timedelta(hours=-5))).isoformat(), "count": 9}
-    ]  # 08:00 UTC, right after 07:00 UTC
+    other_zone = _keyed(
+        [{"time": datetime(2024, 1, 1, 3, tzinfo=timezone(timedelta(hours=-5))).isoformat(), "count": 9}]
+    )  # 08:00 UTC, right after 07:00 UTC
     assert len(join_pages([_hours(0, 8), other_zone], "hour", 9)) == 9
 
 

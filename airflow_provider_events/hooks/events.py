@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
 from airflow.providers.http.hooks.http import HttpAsyncHook, HttpHook
+from requests.auth import AuthBase
 
 from airflow_provider_events import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_events._connection import ApiTarget, target_from_connection
@@ -30,6 +31,7 @@ from airflow_provider_events._series import (
     events_page_params,
     is_last_events_page,
 )
+from airflow_provider_events._window import KeyedPoint
 
 T = TypeVar("T")
 Series = list[dict[str, Any]]
@@ -56,12 +58,19 @@ class _EventsSettings:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
+        self._settings: dict[str, Any] = {
+            "timeout": timeout,
+            "retry_limit": retry_limit,
+            "retry_delay": retry_delay,
+            "max_concurrency": max_concurrency,
+            "max_retry_wait": max_retry_wait,
+        }
         self.timeout = float(timeout)
         self.max_concurrency = max_concurrency
         self.policy = RetryPolicy(retry_limit, retry_delay, max_retry_wait)
         self.budget = RateBudget(reserve=max_concurrency, max_wait=max_retry_wait)
 
-    def _page_check(self, request: PageRequest, unit: str) -> Callable[[dict[str, Any]], Series]:
+    def _page_check(self, request: PageRequest, unit: str) -> Callable[[dict[str, Any]], list[KeyedPoint]]:
         return lambda payload: check_series_page(payload, request.page.length, unit, SERIES_ENDPOINT)
 
 
@@ -71,7 +80,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
 
     The connection's host is the instance URL (https when no scheme is given) and its password
     the REST API key, sent as ``Authorization: Bearer``. Windows longer than the API's 100 units
-    are fetched as pages, concurrently over one pooled session, and joined into one exact series.
+    are fetched as pages, concurrently, and joined into one exact series.
     429, 5XX and network failures are retried; 400, 401, 403 and 404 fail at once.
 
     :param events_conn_id: the ``events_analytics`` connection to use
@@ -93,11 +102,8 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         max_retry_wait: float = 60.0,
     ) -> None:
-        from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
-
         self._init_settings(timeout, retry_limit, retry_delay, max_concurrency, max_retry_wait)
-        adapter = TCPKeepAliveAdapter(pool_connections=1, pool_maxsize=max_concurrency, max_retries=0)
-        super().__init__(method="GET", http_conn_id=events_conn_id, adapter=adapter)
+        super().__init__(method="GET", http_conn_id=events_conn_id)
         self.events_conn_id = events_conn_id
         self._lock = threading.RLock()
         self._target: ApiTarget | None = None
@@ -118,8 +124,9 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         self._base_url_initialized = True
 
     def _configure_session_from_auth(self, session: Any, connection: Any) -> Any:
-        # Bearer from the password, with or without a login (HttpHook only authenticates with one).
-        session.headers.update(self.target.headers())
+        # Bearer from the password, with or without a login (HttpHook only authenticates with one);
+        # as session.auth, so that a ~/.netrc entry for the host cannot replace it with Basic auth.
+        session.auth = _BearerAuth(self.target)
         return session
 
     def _configure_session_from_extra(self, session: Any, connection: Any, extra_options: dict) -> Any:
@@ -160,19 +167,6 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
             with attempt:
                 return check(self._get_once(endpoint, params))
         raise AssertionError("unreachable: tenacity reraises")
-
-    def _map(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
-        """Apply ``function`` to each item, ``max_concurrency`` at once; the first error cancels the rest."""
-        if len(items) == 1:
-            return [function(items[0])]
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
-            futures = [pool.submit(function, item) for item in items]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((future for future in futures if future in done and future.exception()), None)
-            if failed is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise failed.exception()  # type: ignore[misc]
-            return [future.result() for future in futures]
 
     # -- API ---------------------------------------------------------------------------------------
 
@@ -216,18 +210,16 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         query = SeriesQuery.build(
             events, length=length, unit=unit, ending_at=ending_at, app_id=app_id, segment_id=segment_id
         )
-        requests = query.page_requests()
-        self.log.info(
-            "Fetching %d %s(s) ending at %s for %d event(s) in %d request(s)",
-            length, unit, query.ending_at.isoformat(), len(query.events), len(requests),
-        )  # fmt: skip
-        pages = self._map(
-            lambda request: self._get_checked(
-                SERIES_ENDPOINT, request.params, self._page_check(request, query.unit), self.policy
-            ),
-            requests,
-        )
-        return query.assemble(pages)
+        # The pages go out over aiohttp: with requests in threads, the client's CPU under the GIL,
+        # not the network, bounded the fetch at this concurrency (see benchmarks/).
+        return _run_coroutine(self._async_twin().fetch(query))
+
+    def _async_twin(self) -> EventsAnalyticsAsyncHook:
+        """The async hook on this hook's connection, settings and rate budget."""
+        twin = EventsAnalyticsAsyncHook(self.events_conn_id, **self._settings)
+        twin.use_target(self.target)
+        twin.budget = self.budget
+        return twin
 
     def list_events(self) -> list[str]:
         """Every custom event name, across all pages of ``/events/list`` (fetched once per call)."""
@@ -292,6 +284,11 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         self.events_conn_id = events_conn_id
         self._target: ApiTarget | None = None
 
+    def use_target(self, target: ApiTarget) -> None:
+        """Use a connection the caller has already resolved, instead of looking it up."""
+        self._target = target
+        self.base_url = target.base_url
+
     async def _open(self) -> Any:
         """An aiohttp session carrying the connection's headers: the Bearer key and a User-Agent."""
         import aiohttp
@@ -300,8 +297,8 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
             from airflow.providers.common.compat.connection import get_async_connection
 
             conn = await get_async_connection(conn_id=self.events_conn_id, hook=self)
-            self._target = target_from_connection(conn)
-            self.base_url = self._target.base_url
+            self.use_target(target_from_connection(conn))
+        assert self._target is not None
         # HttpAsyncHook's own session would send extras as headers, raise on every 4XX/5XX and
         # retry neither 429 nor network errors: the request itself is ours, the policy shared.
         return aiohttp.ClientSession(
@@ -349,20 +346,53 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         query = SeriesQuery.build(
             events, length=length, unit=unit, ending_at=ending_at, app_id=app_id, segment_id=segment_id
         )
+        return await self.fetch(query)
+
+    async def fetch(self, query: SeriesQuery) -> dict[str, Series]:
+        """Every page of a checked query, ``max_concurrency`` at once, joined into one series per event."""
+        requests = query.page_requests()
+        self.log.info(
+            "Fetching %d %s(s) ending at %s for %d event(s) in %d request(s)",
+            query.length, query.unit, query.ending_at.isoformat(), len(query.events), len(requests),
+        )  # fmt: skip
         limit = asyncio.Semaphore(self.max_concurrency)
         async with await self._open() as http:
 
-            async def fetch(request: PageRequest) -> Series:
+            async def fetch_page(request: PageRequest) -> list[KeyedPoint]:
                 async with limit:
                     check = self._page_check(request, query.unit)
                     return await self._get_checked(http, SERIES_ENDPOINT, request.params, check)
 
-            pages = await _gather_or_cancel(fetch(request) for request in query.page_requests())
+            pages = await _gather_or_cancel(fetch_page(request) for request in requests)
         return query.assemble(pages)
 
     async def get_series(self, event: str, **kwargs: Any) -> Series:
         """As :meth:`EventsAnalyticsHook.get_series`, awaited."""
         return (await self.get_series_many([event], **kwargs))[event]
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync code; in a thread of its own if this thread already runs a loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+class _BearerAuth(AuthBase):
+    """``Authorization: Bearer`` and the User-Agent on every request; the key stays out of repr."""
+
+    def __init__(self, target: ApiTarget) -> None:
+        self._target = target
+
+    def __call__(self, request: Any) -> Any:
+        request.headers.update(self._target.headers())
+        return request
+
+    def __repr__(self) -> str:
+        return "<_BearerAuth ***>"
 
 
 async def _gather_or_cancel(awaitables: Iterable[Awaitable[T]]) -> list[T]:
