@@ -114,7 +114,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
     @property
     def target(self) -> ApiTarget:
         """Base URL and key of the connection, checked once; the key is registered for masking."""
-        with self._lock:  # pages run in threads: load the connection once, not once per thread
+        with self._lock:  # a hook may be shared by threads: load the connection once
             if self._target is None:
                 self._target = target_from_connection(self.get_connection(self.events_conn_id))
             return self._target
@@ -135,7 +135,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
 
     @property
     def session(self) -> Any:
-        """One pooled ``requests.Session`` for every request this hook makes."""
+        """The HTTP provider's ``requests`` session: ``/events/list`` and the connection test use it."""
         with self._lock:
             if self._session is None:
                 self._session = self.get_conn()
