@@ -2,16 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The oldest releases this package claims to support (pyproject.toml's lower bounds).
-OLDEST_AIRFLOW ?= 3.2.0
-OLDEST_HTTP_PROVIDER ?= 6.0.0
+# The oldest releases this package claims to support, pinned with what they need.
+OLDEST := .ci/constraints-oldest.txt
 
 export AIRFLOW__CORE__UNIT_TEST_MODE := True
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
 .PHONY: test lint typecheck pytest demo bench test-oldest dist clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml $(OLDEST)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]' $(PIP_EXTRA)
@@ -37,7 +36,7 @@ bench: $(BIN)/.installed
 
 # The suite again in a separate virtualenv on the oldest supported Airflow release.
 test-oldest:
-	$(MAKE) pytest VENV=.venv-oldest PIP_EXTRA='apache-airflow==$(OLDEST_AIRFLOW) apache-airflow-providers-http==$(OLDEST_HTTP_PROVIDER)'
+	$(MAKE) pytest VENV=.venv-oldest PIP_EXTRA='-c $(OLDEST)'
 
 dist: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet build twine

@@ -103,6 +103,17 @@ class SeriesQuery:
         return series
 
 
+def window_args(waiter: Any) -> dict[str, Any]:
+    """The series arguments of a sensor or a trigger past the event: its window, app and segment."""
+    return {
+        "length": waiter.length,
+        "unit": waiter.unit,
+        "ending_at": waiter.ending_at,
+        "app_id": waiter.app_id,
+        "segment_id": waiter.segment_id,
+    }
+
+
 def events_page_params(page: int) -> dict[str, str]:
     """Query parameters of one page of ``/events/list``."""
     return {"page": str(page)}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_events import DEFAULT_CONN_ID
-from airflow_provider_events._series import SeriesQuery
+from airflow_provider_events._series import SeriesQuery, window_args
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -104,14 +104,7 @@ class EventCountSensor(BaseSensorOperator):
     def _validate(self) -> int:
         """Check the rendered arguments before any request; return the threshold as an int."""
         threshold = coerce_threshold(self.threshold)
-        SeriesQuery.build(
-            [self.event],
-            length=self.length,
-            unit=self.unit,
-            ending_at=self.ending_at,
-            app_id=self.app_id,
-            segment_id=self.segment_id,
-        )
+        SeriesQuery.build([self.event], **window_args(self))
         return threshold
 
     def poke(self, context: Context) -> PokeReturnValue:
@@ -119,14 +112,7 @@ class EventCountSensor(BaseSensorOperator):
         from airflow_provider_events.triggers.events import total_count
 
         threshold = self._validate()
-        series = self.hook.get_series(
-            self.event,
-            length=self.length,
-            unit=self.unit,
-            ending_at=self.ending_at,
-            app_id=self.app_id,
-            segment_id=self.segment_id,
-        )
+        series = self.hook.get_series(self.event, **window_args(self))
         total = total_count(series)
         self.log.info(
             "Event %r: %d in the window of %d %s(s) ending with %s, threshold %d%s",
@@ -149,11 +135,7 @@ class EventCountSensor(BaseSensorOperator):
             trigger=EventCountTrigger(
                 event=self.event,
                 threshold=self.threshold,
-                length=self.length,
-                unit=self.unit,
-                ending_at=self.ending_at,
-                app_id=self.app_id,
-                segment_id=self.segment_id,
+                **window_args(self),
                 events_conn_id=self.events_conn_id,
                 hook_params=self.hook_params,
                 poke_interval=self.poke_interval,

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_events import DEFAULT_CONN_ID, exceptions
+from airflow_provider_events._series import window_args
 from airflow_provider_events._window import format_ending_at, parse_ending_at
 from airflow_provider_events.exceptions import EventsAnalyticsError
 from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook
@@ -118,14 +119,7 @@ class EventCountTrigger(BaseTrigger):
         hook = EventsAnalyticsAsyncHook(self.events_conn_id, **self.hook_params)
         while True:
             try:
-                series = await hook.get_series(
-                    self.event,
-                    length=self.length,
-                    unit=self.unit,
-                    ending_at=self.ending_at,
-                    app_id=self.app_id,
-                    segment_id=self.segment_id,
-                )
+                series = await hook.get_series(self.event, **window_args(self))
             except EventsAnalyticsError as err:
                 self.log.error("Stopped waiting for %r: %s", self.event, err)
                 yield TriggerEvent(error_event(err))
