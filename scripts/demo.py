@@ -120,6 +120,7 @@ def main() -> int:
 
     if CONN_VAR in os.environ:
         print(f"{CONN_VAR} is set: running against {instance_of(os.environ[CONN_VAR])}, not the emulator.")
+        print(f"The sensor waits (up to 10 minutes) for one purchase on {day}.")
         run(airflow_env(home, exports, poke_interval=30, threshold=1), logical_date, log)
     else:
         stop = threading.Event()
