@@ -28,258 +28,64 @@ import argparse
 import bisect
 import contextlib
 import dataclasses
-import hashlib
 import hmac
 import json
 import os
-import re
 import signal
-import socket
-import socketserver
 import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import date, datetime, timezone
 from types import FrameType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-DEFAULT_EVENTS = ["add_to_cart", "app_open", "checkout_started", "purchase", "signup"]
-DEFAULT_API_KEY = "emulator-key"
-MAX_LENGTH = 100
-PAGE_SIZE = 250
-UNITS = ("day", "hour")
-MANGLES = frozenset({"short", "long", "no_count", "no_data", "not_json", "disconnect"})
-_STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
-_MAX_COUNT = {"day": 10_000, "hour": 1_000}
-_OFFSET = r"(Z|[+-]\d{2}(?::?\d{2})?)"
-_OFFSET_RE = re.compile(_OFFSET, re.ASCII | re.IGNORECASE)
-_DATETIME_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?" + _OFFSET + "?",
-    re.ASCII | re.IGNORECASE,
+from airflow_provider_events._emulator_http import EmulatorServer
+from airflow_provider_events._emulator_protocol import (
+    DEFAULT_API_KEY,
+    DEFAULT_EVENTS,
+    MANGLES,
+    MAX_LENGTH,
+    PAGE_SIZE,
+    UNITS,
+    EmulatorQuery,
+    Fault,
+    RecordedRequest,
+    Reply,
+    SeriesKey,
+    as_fixed,
+    base_count,
+    bucket_starts,
+    error_reply,
+    floor_bucket,
+    format_bucket,
+    parse_count,
+    parse_ending_at,
+    parse_offset,
+    parse_series_query,
+    scripted_reply,
+    shift,
 )
-_ENDING_AT_ERROR = (
-    "ending_at must be an ISO 8601 date-time with an explicit offset or Z, e.g. 2014-12-10T23:59:59-05:00"
-    " (a '+' in a query string must be sent as %2B)"
-)
-_SeriesKey = tuple[str, str | None, str | None]
 
-
-# --- bucket arithmetic (pure) ---------------------------------------------------------------------
-
-
-def parse_offset(text: str) -> timezone:
-    """``"Z"``, ``"+05:30"``, ``"-0700"`` or ``"+05"`` as a fixed-offset timezone, else ``ValueError``."""
-    if not _OFFSET_RE.fullmatch(text):
-        raise ValueError(f"not a UTC offset: {text!r}")
-    if text.upper() == "Z":
-        return timezone.utc
-    digits = text[1:].replace(":", "")
-    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-    return timezone(-delta if text[0] == "-" else delta)
-
-
-def parse_ending_at(text: str) -> datetime:
-    """Parse an ISO 8601 date-time that carries an offset; naive or malformed values raise ``ValueError``."""
-    match = _DATETIME_RE.fullmatch(text)
-    if not match or match.group(8) is None:
-        raise ValueError(_ENDING_AT_ERROR)
-    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups()[:6])
-    micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
-    try:
-        return datetime(year, month, day, hour, minute, second, micros, parse_offset(match.group(8)))
-    except ValueError:
-        raise ValueError(_ENDING_AT_ERROR) from None
-
-
-def as_fixed(moment: datetime | date) -> datetime:
-    """An aware datetime in a fixed offset: naive and plain dates are UTC, zones with DST are pinned."""
-    if not isinstance(moment, datetime):
-        return datetime(moment.year, moment.month, moment.day, tzinfo=timezone.utc)
-    offset = moment.utcoffset()
-    if offset is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone(offset))
-
-
-def floor_bucket(moment: datetime, unit: str) -> datetime:
-    """Start of the bucket that contains ``moment``, in ``moment``'s own offset."""
-    if unit == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def shift(start: datetime, unit: str, buckets: int) -> datetime:
-    """Move a bucket start by ``buckets`` units (negative: back); offsets are fixed, so a day is 24 h."""
-    return start + _STEP[unit] * buckets
-
-
-def bucket_starts(ending_at: datetime, length: int, unit: str) -> list[datetime]:
-    """The ``length`` bucket starts ending with the bucket that contains ``ending_at``, oldest first."""
-    last = floor_bucket(ending_at, unit)
-    return [shift(last, unit, index - length + 1) for index in range(length)]
-
-
-def format_bucket(start: datetime, unit: str, out_tz: timezone | None = None) -> str:
-    """``YYYY-MM-DD`` for days; for hours ISO 8601 extended with offset, in ``out_tz`` if given."""
-    if unit == "day":
-        return start.date().isoformat()
-    return (start.astimezone(out_tz) if out_tz else start).isoformat()
-
-
-def _base_count(key: _SeriesKey, start: datetime, unit: str) -> int:
-    # Hours are keyed by their UTC instant and days by their calendar date, so the same bucket asked
-    # in another offset gets the same count; blake2b keeps it stable across processes, unlike hash().
-    bucket = start.date().isoformat() if unit == "day" else str(int(start.timestamp()))
-    text = "\x1f".join((unit, key[0], key[1] or "", key[2] or "", bucket))
-    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % _MAX_COUNT[unit]
-
-
-# --- scripted behaviour ---------------------------------------------------------------------------
-
-
-@dataclass
-class Fault:
-    """
-    One scripted answer, consumed by the next request it matches (see :meth:`EventsEmulator.enqueue`).
-
-    A fault with another status or a body replaces the response, before the rate limit and the key
-    are checked, and carries only the headers given here. A fault with status 200 and no body keeps
-    the normal response (rate limit, key and parameter checks included) and adds ``headers``,
-    ``delay`` and ``mangle`` to it; a mangle other than ``disconnect`` only alters a 200.
-
-    :param status: HTTP status to answer.
-    :param body: dict (sent as JSON), str or bytes (sent as text/plain); None gives the normal body
-        for 200 and ``{"message": <reason>, "errors": [<reason>]}`` otherwise.
-    :param headers: extra response headers, sent with their case as given.
-    :param delay: seconds to wait before answering, e.g. to provoke a client read timeout.
-    :param mangle: ``short`` drops the oldest point, ``long`` appends the next bucket, ``no_count``
-        drops one point's count, ``no_data`` drops ``data`` (or ``events``), ``not_json`` sends HTML,
-        ``disconnect`` sends half the body and closes the connection.
-    :param path: consume the fault only on this path; None matches any request.
-    """
-
-    status: int = 200
-    body: bytes | str | dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    mangle: str | None = None
-    path: str | None = None
-
-    def __post_init__(self) -> None:
-        if not 100 <= self.status <= 599:
-            raise ValueError(f"status must be an HTTP status code, got {self.status!r}")
-        if self.mangle is not None and self.mangle not in MANGLES:
-            raise ValueError(f"mangle must be one of {sorted(MANGLES)}, got {self.mangle!r}")
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the emulator received it, and the status it answered (0 for a disconnect)."""
-
-    method: str
-    path: str
-    params: dict[str, str]
-    headers: dict[str, str] = field(repr=False)
-    status: int
-    at: float
-
-
-@dataclass
-class _Reply:
-    status: int
-    payload: dict[str, Any] | None = None
-    raw: bytes = b""
-    content_type: str = "application/json"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    delay: float = 0.0
-    disconnect: bool = False
-    query: _SeriesQuery | None = None
-
-    def render(self, close: bool) -> tuple[bytes, bytes]:
-        body = (
-            json.dumps(self.payload, separators=(",", ":")).encode() if self.payload is not None else self.raw
-        )
-        lines = [f"HTTP/1.1 {self.status} {_reason(self.status)}", f"Content-Length: {len(body)}"]
-        if not any(name.lower() == "content-type" for name, _ in self.headers):
-            lines.append(f"Content-Type: {self.content_type}")
-        lines += [f"{name}: {value}" for name, value in self.headers]
-        if close:
-            lines.append("Connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), body
-
-    def add_headers(self, extra: dict[str, str]) -> None:
-        """Add headers, replacing ours of the same name in any case (Content-Length is always ours)."""
-        names = {name.lower() for name in extra}
-        kept = [(name, value) for name, value in self.headers if name.lower() not in names]
-        self.headers = kept + [(n, v) for n, v in extra.items() if n.lower() != "content-length"]
-
-
-@dataclass(frozen=True)
-class _SeriesQuery:
-    event: str
-    length: int
-    unit: str
-    ending_at: datetime
-    app_id: str | None = None
-    segment_id: str | None = None
-
-    @property
-    def key(self) -> _SeriesKey:
-        return (self.event, self.app_id or None, self.segment_id or None)
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
-
-
-def _error(status: int, message: str, errors: list[str] | None = None) -> _Reply:
-    return _Reply(status, {"message": message, "errors": errors or [message]})
-
-
-def _scripted_reply(fault: Fault) -> _Reply:
-    if fault.body is None:
-        return _error(fault.status, _reason(fault.status))
-    if isinstance(fault.body, dict):
-        return _Reply(fault.status, fault.body)
-    raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-    return _Reply(fault.status, raw=raw, content_type="text/plain; charset=utf-8")
-
-
-def _parse_count(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isascii() and text.isdigit() else None
-
-
-def _series_query(params: dict[str, str], now: datetime) -> tuple[_SeriesQuery | None, list[str]]:
-    errors = []
-    event = params.get("event", "")
-    if not event:
-        errors.append("event is required and must be a non-empty string")
-    length = _parse_count(params.get("length"))
-    if length is None or not 1 <= length <= MAX_LENGTH:
-        errors.append(f"length must be an integer between 1 and {MAX_LENGTH}")
-    unit = params.get("unit", "day")
-    if unit not in UNITS:
-        errors.append('unit must be "day" or "hour"')
-    ending_at = now
-    if "ending_at" in params:
-        try:
-            ending_at = parse_ending_at(params["ending_at"])
-        except ValueError as exc:
-            errors.append(str(exc))
-    if errors or length is None:
-        return None, errors
-    query = _SeriesQuery(event, length, unit, ending_at, params.get("app_id"), params.get("segment_id"))
-    return query, []
-
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_EVENTS",
+    "MANGLES",
+    "MAX_LENGTH",
+    "PAGE_SIZE",
+    "UNITS",
+    "EventsEmulator",
+    "Fault",
+    "RecordedRequest",
+    "as_fixed",
+    "bucket_starts",
+    "floor_bucket",
+    "format_bucket",
+    "main",
+    "parse_ending_at",
+    "parse_offset",
+    "shift",
+]
 
 # --- the emulator ---------------------------------------------------------------------------------
 
@@ -327,12 +133,12 @@ class EventsEmulator:
         self.host = host
         self.verbose = verbose
         self._requested_port = port
-        self._server: _Server | None = None
+        self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._log: list[list[Any]] = []
-        self._recorded: dict[_SeriesKey, tuple[list[float], list[int]]] = {}
+        self._recorded: dict[SeriesKey, tuple[list[float], list[int]]] = {}
         self._rate_index, self._rate_used = -1, 0
 
     # lifecycle
@@ -341,7 +147,7 @@ class EventsEmulator:
         """Serve in a daemon thread until :meth:`stop`; returns self."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        self._server = _Server((self.host, self._requested_port), self)
+        self._server = EmulatorServer((self.host, self._requested_port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -396,8 +202,8 @@ class EventsEmulator:
         start = floor_bucket(as_fixed(bucket_start), unit)
         return self._bucket_count((event, app_id or None, segment_id or None), start, unit)
 
-    def _bucket_count(self, key: _SeriesKey, start: datetime, unit: str) -> int:
-        base = _base_count(key, start, unit)
+    def _bucket_count(self, key: SeriesKey, start: datetime, unit: str) -> int:
+        base = base_count(key, start, unit)
         with self._lock:
             entry = self._recorded.get(key)
             if entry is None:
@@ -445,9 +251,9 @@ class EventsEmulator:
             moment = datetime.now(timezone.utc)
         else:
             moment = parse_ending_at(ending_at) if isinstance(ending_at, str) else as_fixed(ending_at)
-        return self._points(_SeriesQuery(event, length, unit, moment, app_id, segment_id))
+        return self._points(EmulatorQuery(event, length, unit, moment, app_id, segment_id))
 
-    def _points(self, query: _SeriesQuery) -> list[dict[str, Any]]:
+    def _points(self, query: EmulatorQuery) -> list[dict[str, Any]]:
         return [
             {
                 "time": format_bucket(start, query.unit, self.response_tz),
@@ -488,13 +294,13 @@ class EventsEmulator:
 
     # request pipeline
 
-    def _handle(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> _Reply:
+    def _handle(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Reply:
         entry: list[Any] = [method, path, params, headers, -1, time.time()]
         with self._lock:
             self._log.append(entry)
             fault = self._faults.popleft() if self._faults and self._faults[0].path in (None, path) else None
         if fault is not None and (fault.status != 200 or fault.body is not None):
-            reply = _scripted_reply(fault)
+            reply = scripted_reply(fault)
         else:
             reply = self._normal_reply(method, path, params, headers)
         if fault is not None:
@@ -505,15 +311,13 @@ class EventsEmulator:
         entry[4] = 0 if reply.disconnect else reply.status
         return reply
 
-    def _normal_reply(
-        self, method: str, path: str, params: dict[str, str], headers: dict[str, str]
-    ) -> _Reply:
+    def _normal_reply(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Reply:
         allowed, rate_headers = self._take_rate_budget()
         if not allowed:
             reset = rate_headers[-1][1]
-            reply = _error(429, "Over rate limit", [f"{self.rate_limit} requests allowed until {reset}"])
+            reply = error_reply(429, "Over rate limit", [f"{self.rate_limit} requests allowed until {reset}"])
         elif not self._authorized(headers):
-            reply = _error(
+            reply = error_reply(
                 401,
                 "Unknown or missing REST API Key",
                 ["send the REST API key as 'Authorization: Bearer <key>'"],
@@ -542,28 +346,28 @@ class EventsEmulator:
         sent = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
         return hmac.compare_digest(sent.encode(), f"Bearer {self.api_key}".encode())
 
-    def _route(self, method: str, path: str, params: dict[str, str]) -> _Reply:
+    def _route(self, method: str, path: str, params: dict[str, str]) -> Reply:
         if path not in ("/events/data_series", "/events/list"):
-            return _Reply(404, {"message": "Not found"})
+            return Reply(404, {"message": "Not found"})
         if method != "GET":
-            reply = _error(405, "Method not allowed", [f"{path} accepts GET only"])
+            reply = error_reply(405, "Method not allowed", [f"{path} accepts GET only"])
             reply.headers.append(("Allow", "GET"))
             return reply
         if path == "/events/list":
-            page = _parse_count(params.get("page", "0"))
+            page = parse_count(params.get("page", "0"))
             if page is None:
-                return _error(400, "page must be an integer >= 0")
+                return error_reply(400, "page must be an integer >= 0")
             names = sorted(self.events)[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-            return _Reply(200, {"message": "success", "events": names})
-        query, errors = _series_query(params, datetime.now(timezone.utc))
+            return Reply(200, {"message": "success", "events": names})
+        query, errors = parse_series_query(params, datetime.now(timezone.utc))
         if query is None:
-            return _error(400, errors[0], errors)
+            return error_reply(400, errors[0], errors)
         try:
-            return _Reply(200, {"message": "success", "data": self._points(query)}, query=query)
+            return Reply(200, {"message": "success", "data": self._points(query)}, query=query)
         except (OverflowError, ValueError):
-            return _error(400, "ending_at is out of the supported range of dates")
+            return error_reply(400, "ending_at is out of the supported range of dates")
 
-    def _mangle(self, reply: _Reply, mode: str) -> None:
+    def _mangle(self, reply: Reply, mode: str) -> None:
         payload = reply.payload or {}
         data = payload.get("data")
         if mode == "no_data":
@@ -578,86 +382,6 @@ class EventsEmulator:
         elif data and mode == "long" and reply.query is not None:
             after = shift(floor_bucket(reply.query.ending_at, reply.query.unit), reply.query.unit, 1)
             data += self._points(dataclasses.replace(reply.query, length=1, ending_at=after))
-
-
-# --- HTTP plumbing --------------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-    def __init__(self, address: tuple[str, int], emulator: EventsEmulator) -> None:
-        self.emulator = emulator
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host name (getfqdn), which can stall for seconds offline.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
-
-    def drop_connections(self) -> None:
-        # Keep-alive connections would otherwise go on being served after stop().
-        with self.connections_lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "EventsEmulator"
-    timeout = 300
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # With Nagle on, a keep-alive response can wait ~40 ms for the client's delayed ACK.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def do_GET(self) -> None:
-        arrived = time.monotonic()
-        self._drain_body()
-        emulator = self.server.emulator
-        target = urlsplit(self.path)
-        params = dict(parse_qsl(target.query, keep_blank_values=True))
-        reply = emulator._handle(self.command, target.path, params, dict(self.headers.items()))
-        head, body = reply.render(close=self.close_connection)
-        # Latency counts from arrival, so the work above hides inside it instead of adding to it.
-        time.sleep(max(0.0, arrived + emulator.latency - time.monotonic()) + reply.delay)
-        if reply.disconnect:
-            body, self.close_connection = body[: len(body) // 2], True
-        elif self.command == "HEAD":
-            body = b""
-        try:
-            self.wfile.write(head + body)  # one write: a split response stalls on delayed ACKs
-        except OSError:
-            self.close_connection = True
-        self.log_message('"%s %s" %s', self.command, target.path, 0 if reply.disconnect else reply.status)
-
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
-
-    def _drain_body(self) -> None:
-        # An unread request body would be parsed as the next request on a keep-alive connection.
-        length = _parse_count(self.headers.get("Content-Length"))
-        if self.headers.get("Transfer-Encoding") or (length or 0) > 1 << 20:
-            self.close_connection = True
-        elif length:
-            self.rfile.read(length)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.emulator.verbose:
-            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
 
 # --- command line ---------------------------------------------------------------------------------

@@ -1,0 +1,248 @@
+"""The emulator's protocol side, free of I/O: bucket arithmetic, parameter checks, scripted faults.
+
+Kept apart from the server (``_emulator_http``) and the public :mod:`airflow_provider_events.emulator`
+so that each stays small; it deliberately shares no code with the client's ``_window`` module, so
+that the emulator checks the client rather than repeating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from http import HTTPStatus
+from typing import Any
+
+DEFAULT_EVENTS = ["add_to_cart", "app_open", "checkout_started", "purchase", "signup"]
+DEFAULT_API_KEY = "emulator-key"
+MAX_LENGTH = 100
+PAGE_SIZE = 250
+UNITS = ("day", "hour")
+MANGLES = frozenset({"short", "long", "no_count", "no_data", "not_json", "disconnect"})
+_STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+_MAX_COUNT = {"day": 10_000, "hour": 1_000}
+_OFFSET = r"(Z|[+-]\d{2}(?::?\d{2})?)"
+_OFFSET_RE = re.compile(_OFFSET, re.ASCII | re.IGNORECASE)
+_DATETIME_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?" + _OFFSET + "?",
+    re.ASCII | re.IGNORECASE,
+)
+_ENDING_AT_ERROR = (
+    "ending_at must be an ISO 8601 date-time with an explicit offset or Z, e.g. 2014-12-10T23:59:59-05:00"
+    " (a '+' in a query string must be sent as %2B)"
+)
+SeriesKey = tuple[str, str | None, str | None]
+
+
+# --- bucket arithmetic (pure) ---------------------------------------------------------------------
+
+
+def parse_offset(text: str) -> timezone:
+    """``"Z"``, ``"+05:30"``, ``"-0700"`` or ``"+05"`` as a fixed-offset timezone, else ``ValueError``."""
+    if not _OFFSET_RE.fullmatch(text):
+        raise ValueError(f"not a UTC offset: {text!r}")
+    if text.upper() == "Z":
+        return timezone.utc
+    digits = text[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    return timezone(-delta if text[0] == "-" else delta)
+
+
+def parse_ending_at(text: str) -> datetime:
+    """Parse an ISO 8601 date-time that carries an offset; naive or malformed values raise ``ValueError``."""
+    match = _DATETIME_RE.fullmatch(text)
+    if not match or match.group(8) is None:
+        raise ValueError(_ENDING_AT_ERROR)
+    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups()[:6])
+    micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
+    try:
+        return datetime(year, month, day, hour, minute, second, micros, parse_offset(match.group(8)))
+    except ValueError:
+        raise ValueError(_ENDING_AT_ERROR) from None
+
+
+def as_fixed(moment: datetime | date) -> datetime:
+    """An aware datetime in a fixed offset: naive and plain dates are UTC, zones with DST are pinned."""
+    if not isinstance(moment, datetime):
+        return datetime(moment.year, moment.month, moment.day, tzinfo=timezone.utc)
+    offset = moment.utcoffset()
+    if offset is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone(offset))
+
+
+def floor_bucket(moment: datetime, unit: str) -> datetime:
+    """Start of the bucket that contains ``moment``, in ``moment``'s own offset."""
+    if unit == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def shift(start: datetime, unit: str, buckets: int) -> datetime:
+    """Move a bucket start by ``buckets`` units (negative: back); offsets are fixed, so a day is 24 h."""
+    return start + _STEP[unit] * buckets
+
+
+def bucket_starts(ending_at: datetime, length: int, unit: str) -> list[datetime]:
+    """The ``length`` bucket starts ending with the bucket that contains ``ending_at``, oldest first."""
+    last = floor_bucket(ending_at, unit)
+    return [shift(last, unit, index - length + 1) for index in range(length)]
+
+
+def format_bucket(start: datetime, unit: str, out_tz: timezone | None = None) -> str:
+    """``YYYY-MM-DD`` for days; for hours ISO 8601 extended with offset, in ``out_tz`` if given."""
+    if unit == "day":
+        return start.date().isoformat()
+    return (start.astimezone(out_tz) if out_tz else start).isoformat()
+
+
+def base_count(key: SeriesKey, start: datetime, unit: str) -> int:
+    # Hours are keyed by their UTC instant and days by their calendar date, so the same bucket asked
+    # in another offset gets the same count; blake2b keeps it stable across processes, unlike hash().
+    bucket = start.date().isoformat() if unit == "day" else str(int(start.timestamp()))
+    text = "\x1f".join((unit, key[0], key[1] or "", key[2] or "", bucket))
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % _MAX_COUNT[unit]
+
+
+# --- scripted behaviour ---------------------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    """
+    One scripted answer, consumed by the next request it matches (see :meth:`EventsEmulator.enqueue`).
+
+    A fault with another status or a body replaces the response, before the rate limit and the key
+    are checked, and carries only the headers given here. A fault with status 200 and no body keeps
+    the normal response (rate limit, key and parameter checks included) and adds ``headers``,
+    ``delay`` and ``mangle`` to it; a mangle other than ``disconnect`` only alters a 200.
+
+    :param status: HTTP status to answer.
+    :param body: dict (sent as JSON), str or bytes (sent as text/plain); None gives the normal body
+        for 200 and ``{"message": <reason>, "errors": [<reason>]}`` otherwise.
+    :param headers: extra response headers, sent with their case as given.
+    :param delay: seconds to wait before answering, e.g. to provoke a client read timeout.
+    :param mangle: ``short`` drops the oldest point, ``long`` appends the next bucket, ``no_count``
+        drops one point's count, ``no_data`` drops ``data`` (or ``events``), ``not_json`` sends HTML,
+        ``disconnect`` sends half the body and closes the connection.
+    :param path: consume the fault only on this path; None matches any request.
+    """
+
+    status: int = 200
+    body: bytes | str | dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    mangle: str | None = None
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP status code, got {self.status!r}")
+        if self.mangle is not None and self.mangle not in MANGLES:
+            raise ValueError(f"mangle must be one of {sorted(MANGLES)}, got {self.mangle!r}")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the emulator received it, and the status it answered (0 for a disconnect)."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
+    status: int
+    at: float
+
+
+@dataclass
+class Reply:
+    status: int
+    payload: dict[str, Any] | None = None
+    raw: bytes = b""
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0
+    disconnect: bool = False
+    query: EmulatorQuery | None = None
+
+    def render(self, close: bool) -> tuple[bytes, bytes]:
+        body = (
+            json.dumps(self.payload, separators=(",", ":")).encode() if self.payload is not None else self.raw
+        )
+        lines = [f"HTTP/1.1 {self.status} {reason_phrase(self.status)}", f"Content-Length: {len(body)}"]
+        if not any(name.lower() == "content-type" for name, _ in self.headers):
+            lines.append(f"Content-Type: {self.content_type}")
+        lines += [f"{name}: {value}" for name, value in self.headers]
+        if close:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), body
+
+    def add_headers(self, extra: dict[str, str]) -> None:
+        """Add headers, replacing ours of the same name in any case (Content-Length is always ours)."""
+        names = {name.lower() for name in extra}
+        kept = [(name, value) for name, value in self.headers if name.lower() not in names]
+        self.headers = kept + [(n, v) for n, v in extra.items() if n.lower() != "content-length"]
+
+
+@dataclass(frozen=True)
+class EmulatorQuery:
+    event: str
+    length: int
+    unit: str
+    ending_at: datetime
+    app_id: str | None = None
+    segment_id: str | None = None
+
+    @property
+    def key(self) -> SeriesKey:
+        return (self.event, self.app_id or None, self.segment_id or None)
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def error_reply(status: int, message: str, errors: list[str] | None = None) -> Reply:
+    return Reply(status, {"message": message, "errors": errors or [message]})
+
+
+def scripted_reply(fault: Fault) -> Reply:
+    if fault.body is None:
+        return error_reply(fault.status, reason_phrase(fault.status))
+    if isinstance(fault.body, dict):
+        return Reply(fault.status, fault.body)
+    raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
+    return Reply(fault.status, raw=raw, content_type="text/plain; charset=utf-8")
+
+
+def parse_count(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isascii() and text.isdigit() else None
+
+
+def parse_series_query(params: dict[str, str], now: datetime) -> tuple[EmulatorQuery | None, list[str]]:
+    errors = []
+    event = params.get("event", "")
+    if not event:
+        errors.append("event is required and must be a non-empty string")
+    length = parse_count(params.get("length"))
+    if length is None or not 1 <= length <= MAX_LENGTH:
+        errors.append(f"length must be an integer between 1 and {MAX_LENGTH}")
+    unit = params.get("unit", "day")
+    if unit not in UNITS:
+        errors.append('unit must be "day" or "hour"')
+    ending_at = now
+    if "ending_at" in params:
+        try:
+            ending_at = parse_ending_at(params["ending_at"])
+        except ValueError as exc:
+            errors.append(str(exc))
+    if errors or length is None:
+        return None, errors
+    query = EmulatorQuery(event, length, unit, ending_at, params.get("app_id"), params.get("segment_id"))
+    return query, []
