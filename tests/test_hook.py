@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from airflow_provider_events.emulator import EventsEmulator, Fault
+from airflow_provider_events.emulator import DEFAULT_EVENTS, EventsEmulator, Fault
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
     EventsAnalyticsRateLimitError,
@@ -197,3 +197,25 @@ def test_the_key_is_registered_with_the_secret_masker(hook) -> None:
     assert hook.target.api_key == API_KEY
     assert API_KEY not in repr(hook.target)
     assert API_KEY not in str(redact(f"key={API_KEY}"))
+
+
+def test_the_environments_proxy_carries_list_and_series_requests(emulator, monkeypatch) -> None:
+    # The emulator stands in for the proxy: it answers absolute-form requests for any host, so a
+    # host that cannot resolve works only if both transports really go through HTTP_PROXY.
+    conn = {
+        "conn_type": "events_analytics",
+        "host": "http://events.invalid:8080",
+        "password": API_KEY,
+        "extra": {"allow_insecure_http": True},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_PROXIED", json.dumps(conn))
+    monkeypatch.setenv("HTTP_PROXY", emulator.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    hook = EventsAnalyticsHook("proxied", retry_limit=0, timeout=5)
+
+    assert hook.list_events() == DEFAULT_EVENTS
+    assert hook.get_series("purchase", length=150, ending_at=END) == emulator.series(
+        "purchase", 150, "day", END
+    )
+    assert [r.path for r in emulator.requests] == ["/events/list", SERIES, SERIES]

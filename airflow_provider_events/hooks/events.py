@@ -283,6 +283,7 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         super().__init__(method="GET", http_conn_id=events_conn_id, retry_limit=1, retry_delay=0)
         self.events_conn_id = events_conn_id
         self._target: ApiTarget | None = None
+        self._proxy: str | None = None
 
     def use_target(self, target: ApiTarget) -> None:
         """Use a connection the caller has already resolved, instead of looking it up."""
@@ -301,6 +302,9 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         assert self._target is not None
         # HttpAsyncHook's own session would send extras as headers, raise on every 4XX/5XX and
         # retry neither 429 nor network errors: the request itself is ours, the policy shared.
+        # Not trust_env: with it, a ~/.netrc entry for the host clashes with the Bearer header; the
+        # proxy settings of the environment are read once here instead, as requests would.
+        self._proxy = _environment_proxy(self._target.base_url)
         return aiohttp.ClientSession(
             headers=self._target.headers(),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
@@ -314,7 +318,7 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
             await asyncio.sleep(delay)
         secrets = (self._target.api_key,) if self._target else ()
         try:
-            async with http.get(self.base_url + endpoint, params=params) as response:
+            async with http.get(self.base_url + endpoint, params=params, proxy=self._proxy) as response:
                 body = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise network_error(endpoint, err, secrets) from None
@@ -369,6 +373,17 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
     async def get_series(self, event: str, **kwargs: Any) -> Series:
         """As :meth:`EventsAnalyticsHook.get_series`, awaited."""
         return (await self.get_series_many([event], **kwargs))[event]
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` choose for ``url``, as requests reads them."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    if parts.hostname and proxy_bypass(parts.hostname):
+        return None
+    return getproxies().get(parts.scheme)
 
 
 def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
