@@ -105,7 +105,7 @@ def run(env: dict[str, str], logical_date: date, log: Path) -> None:
     print("Migrating a fresh SQLite metadata database ...", flush=True)
     airflow(["db", "migrate"], env, log)
     print(
-        f"Running `airflow dags test {DAG_ID} {logical_date}` (the sensor defers, then fires) ...", flush=True
+        f"Running `airflow dags test {DAG_ID} {logical_date}` — the sensor, then the export ...", flush=True
     )
     airflow(["dags", "test", DAG_ID, logical_date.isoformat()], env, log)
 
