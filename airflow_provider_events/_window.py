@@ -16,7 +16,7 @@ from typing import Any
 
 UNITS = ("day", "hour")
 MAX_PAGE_LENGTH = 100
-_STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+UNIT_STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def format_ending_at(moment: datetime) -> str:
 
 def split_window(length: int, unit: str, ending_at: datetime) -> list[Page]:
     """Split a window into pages of at most 100 buckets, oldest first, with no gap and no overlap."""
-    step = _STEP[unit] * MAX_PAGE_LENGTH
+    step = UNIT_STEP[unit] * MAX_PAGE_LENGTH
     pages = []
     remaining, index = length, 0
     while remaining > 0:
@@ -123,7 +123,7 @@ def join_pages(pages: Sequence[Sequence[KeyedPoint]], unit: str, length: int) ->
                 if key in keys[-MAX_PAGE_LENGTH:]:
                     continue
                 raise ValueError(f"points are out of order at {point['time']!r}")
-            if keys and key - keys[-1] != _STEP[unit]:  # type: ignore[operator]
+            if keys and key - keys[-1] != UNIT_STEP[unit]:  # type: ignore[operator]
                 raise ValueError(f"the series has a gap before {point['time']!r}")
             keys.append(key)
             joined.append(point)
@@ -154,7 +154,7 @@ def interval_window(start: datetime, end: datetime, unit: str) -> tuple[int, dat
     last = upper.replace(minute=0, second=0, microsecond=0)
     if unit == "day":
         first, last = first.replace(hour=0), last.replace(hour=0)
-    step = _STEP[unit]
+    step = UNIT_STEP[unit]
     if first < lower:
         first += step
     if last >= upper:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_events import DEFAULT_CONN_ID
 from airflow_provider_events._output import check_format
-from airflow_provider_events._window import UNITS, interval_window, parse_ending_at
+from airflow_provider_events._window import UNIT_STEP, UNITS, interval_window, parse_ending_at
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 ALL_EVENTS = "*"
 XCOM_WARN_ROWS = 10_000
 XCOM_WARN_BYTES = 1_000_000
-_STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 
 
 class EventSeriesOperator(BaseOperator):
@@ -171,7 +170,7 @@ class EventSeriesOperator(BaseOperator):
         # The last bucket starting before the (exclusive) end, in the offset interval_window uses:
         # the same ending_at as a length=None run over the same interval.
         end_at = parse_ending_at(end).astimezone(parse_ending_at(start).tzinfo)
-        return self.length, interval_window(end_at - _STEP[self.unit], end_at, self.unit)[1]
+        return self.length, interval_window(end_at - UNIT_STEP[self.unit], end_at, self.unit)[1]
 
     def _check_query(self, names: list[str] | None, length: int, ending_at: datetime | None) -> None:
         from airflow_provider_events._series import SeriesQuery
