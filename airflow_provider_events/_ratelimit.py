@@ -6,15 +6,15 @@ import threading
 import time
 from collections.abc import Mapping
 
+from airflow_provider_events._responses import header_value
+
 
 def _header_float(headers: Mapping[str, str], name: str) -> float | None:
-    for key, value in headers.items():
-        if str(key).lower() == name:
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
+    value = header_value(headers, name)
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
 
 
 class RateBudget:

@@ -32,8 +32,12 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    return {str(name).lower(): value for name, value in headers.items()}
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by its lower-case name, whatever case it arrived in (the API's case varies)."""
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            return value
+    return None
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -42,9 +46,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
 
     ``None`` when neither header is usable; never negative.
     """
-    lowered = _lower(headers)
     now = time.time() if now is None else now
-    retry_after = lowered.get("retry-after")
+    retry_after = header_value(headers, "retry-after")
     if retry_after is not None:
         try:
             return max(0.0, float(retry_after))
@@ -53,7 +56,7 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
                 return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
             except (TypeError, ValueError):
                 pass
-    reset = lowered.get("x-ratelimit-reset")
+    reset = header_value(headers, "x-ratelimit-reset")
     if reset is not None:
         try:
             return max(0.0, float(reset) - now)
