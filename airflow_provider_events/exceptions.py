@@ -64,3 +64,11 @@ class EventsAnalyticsRateLimitError(EventsAnalyticsError):
 
 class EventsAnalyticsServerError(EventsAnalyticsError):
     """A 5XX answer or a network failure, once the retries are spent."""
+
+
+class EventsAnalyticsConfigError(EventsAnalyticsError, ValueError):
+    """
+    Bad arguments, an unknown event name or a misconfigured connection. Raised before any request.
+
+    It is also a ``ValueError``, so code written against plain argument checks keeps working.
+    """

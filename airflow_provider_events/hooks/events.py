@@ -388,9 +388,14 @@ def _environment_proxy(url: str) -> str | None:
 
 def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from sync code; in a thread of its own if this thread already runs a loop."""
+    # Decided outside the except block: a coroutine run inside it would chain every error it
+    # raises to an unrelated "no running event loop" RuntimeError.
     try:
         asyncio.get_running_loop()
+        in_loop = True
     except RuntimeError:
+        in_loop = False
+    if not in_loop:
         return asyncio.run(coroutine)
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from airflow_provider_events._emulator_protocol import parse_count
+from airflow_provider_events.emulator._protocol import parse_count
 
 if TYPE_CHECKING:
-    from airflow_provider_events.emulator import EventsEmulator
+    from airflow_provider_events.emulator._emulator import EventsEmulator
 
 
 # --- HTTP plumbing --------------------------------------------------------------------------------

@@ -1,51 +1,21 @@
-"""Local emulator of the Custom Events Analytics REST API, for demos, tests, benchmarks and offline DAG tests.
-
-It serves ``GET /events/data_series`` and ``GET /events/list`` with deterministic counts, checks the
-bearer key, enforces a rate limit, and can be scripted to fail (:class:`Fault`). It uses the standard
-library only, so importing it is cheap.
-
-In a pytest fixture::
-
-    @pytest.fixture
-    def emulator(monkeypatch):
-        with EventsEmulator(events=600) as emu:
-            monkeypatch.setenv("AIRFLOW_CONN_EVENTS_ANALYTICS_DEFAULT", emu.connection_json())
-            yield emu
-
-    def test_retries_a_503(emulator):
-        emulator.enqueue(Fault(503), times=2)
-        hook = EventsAnalyticsHook(retry_delay=0.01)
-        points = hook.get_series("purchase", length=7, ending_at="2024-01-31T00:00:00Z")
-        assert points == emulator.series("purchase", 7, ending_at="2024-01-31T00:00:00Z")
-        assert emulator.request_count("/events/data_series") == 3
-
-From a shell: ``python -m airflow_provider_events.emulator --port 8080 --api-key KEY``.
-"""
+"""The emulator's server object: state, scripting and the request pipeline (public through the package)."""
 
 from __future__ import annotations
 
-import argparse
 import bisect
-import contextlib
 import dataclasses
 import hmac
 import json
-import os
-import signal
-import sys
 import threading
 import time
 from collections import deque
 from datetime import date, datetime, timezone
-from types import FrameType
 from typing import Any
 
-from airflow_provider_events._emulator_http import EmulatorServer
-from airflow_provider_events._emulator_protocol import (
+from airflow_provider_events.emulator._http import EmulatorServer
+from airflow_provider_events.emulator._protocol import (
     DEFAULT_API_KEY,
     DEFAULT_EVENTS,
-    MANGLES,
-    MAX_LENGTH,
     PAGE_SIZE,
     UNITS,
     EmulatorQuery,
@@ -66,28 +36,6 @@ from airflow_provider_events._emulator_protocol import (
     scripted_reply,
     shift,
 )
-
-__all__ = [
-    "DEFAULT_API_KEY",
-    "DEFAULT_EVENTS",
-    "MANGLES",
-    "MAX_LENGTH",
-    "PAGE_SIZE",
-    "UNITS",
-    "EventsEmulator",
-    "Fault",
-    "RecordedRequest",
-    "as_fixed",
-    "bucket_starts",
-    "floor_bucket",
-    "format_bucket",
-    "main",
-    "parse_ending_at",
-    "parse_offset",
-    "shift",
-]
-
-# --- the emulator ---------------------------------------------------------------------------------
 
 
 class EventsEmulator:
@@ -382,73 +330,3 @@ class EventsEmulator:
         elif data and mode == "long" and reply.query is not None:
             after = shift(floor_bucket(reply.query.ending_at, reply.query.unit), reply.query.unit, 1)
             data += self._points(dataclasses.replace(reply.query, length=1, ending_at=after))
-
-
-# --- command line ---------------------------------------------------------------------------------
-
-
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_events.emulator",
-        description="Serve a local emulator of the Custom Events Analytics REST API.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument(
-        "--api-key",
-        default=os.environ.get("EVENTS_EMULATOR_API_KEY", DEFAULT_API_KEY),
-        help="the accepted key (default: $EVENTS_EMULATOR_API_KEY or %(default)s)",
-    )
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="milliseconds from arrival to answer")
-    parser.add_argument("--rate-limit", type=int, default=250_000, help="requests per window")
-    parser.add_argument("--rate-window", type=int, default=3600, help="window length in seconds")
-    parser.add_argument("--events", type=int, default=None, help="serve N generated event names")
-    parser.add_argument("--port-file", help="write the port here once listening (atomically)")
-    parser.add_argument("--verbose", action="store_true", help="log one line per request to stderr")
-    return parser.parse_args(argv)
-
-
-def _write_atomically(path: str, text: str) -> None:
-    partial = f"{path}.{os.getpid()}.tmp"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the emulator until SIGINT or SIGTERM."""
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    args = _parse_args(argv)
-    emulator = EventsEmulator(
-        args.api_key,
-        events=args.events,
-        latency=args.latency_ms / 1000,
-        rate_limit=args.rate_limit,
-        rate_window=args.rate_window,
-        host=args.host,
-        port=args.port,
-        verbose=args.verbose,
-    )
-    with emulator:
-        print(f"Events emulator listening on {emulator.url}", flush=True)
-        if args.port_file:
-            _write_atomically(args.port_file, f"{emulator.port}\n")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if args.port_file:
-                with contextlib.suppress(OSError):
-                    os.remove(args.port_file)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

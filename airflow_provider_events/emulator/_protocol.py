@@ -1,6 +1,6 @@
 """The emulator's protocol side, free of I/O: bucket arithmetic, parameter checks, scripted faults.
 
-Kept apart from the server (``_emulator_http``) and the public :mod:`airflow_provider_events.emulator`
+Kept apart from the server (``_http``) and the public :mod:`airflow_provider_events.emulator`
 so that each stays small; it deliberately shares no code with the client's ``_window`` module, so
 that the emulator checks the client rather than repeating it.
 """
