@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
+    EventsAnalyticsConfigError,
     EventsAnalyticsError,
     EventsAnalyticsRateLimitError,
     EventsAnalyticsRequestError,
@@ -16,8 +17,8 @@ from airflow_provider_events.exceptions import (
 
 
 def is_retryable(error: BaseException) -> bool:
-    """429, 5XX, network failures and malformed answers are worth another try; 4XX never are."""
-    if isinstance(error, (EventsAnalyticsAuthError, EventsAnalyticsRequestError)):
+    """429, 5XX, network failures and malformed answers are worth another try; 4XX and bad config never."""
+    if isinstance(error, (EventsAnalyticsAuthError, EventsAnalyticsRequestError, EventsAnalyticsConfigError)):
         return False
     return isinstance(error, EventsAnalyticsError)
 
