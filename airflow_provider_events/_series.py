@@ -71,7 +71,10 @@ class SeriesQuery:
 
     def page_requests(self) -> list[PageRequest]:
         """Every request of the plan: each event's pages, oldest first."""
-        pages = split_window(self.length, self.unit, self.ending_at)
+        return [request for event in self.events for request in self.event_requests(event)]
+
+    def event_requests(self, event: str) -> list[PageRequest]:
+        """The requests of one event's pages, oldest first."""
         optional = {"app_id": self.app_id, "segment_id": self.segment_id}
         extra = {key: value for key, value in optional.items() if value is not None}
         return [
@@ -86,21 +89,23 @@ class SeriesQuery:
                     **extra,
                 },
             )
-            for event in self.events
-            for page in pages
+            for page in split_window(self.length, self.unit, self.ending_at)
         ]
+
+    def join(self, event: str, pages: Sequence[list[KeyedPoint]]) -> list[dict[str, Any]]:
+        """One event's checked pages, in the order of :meth:`event_requests`, joined into its series."""
+        try:
+            return join_pages(pages, self.unit, self.length)
+        except ValueError as err:
+            raise EventsAnalyticsError(f"GET {SERIES_ENDPOINT} for {event!r}: {err}") from None
 
     def assemble(self, results: Sequence[list[KeyedPoint]]) -> dict[str, list[dict[str, Any]]]:
         """Join the checked pages, given in the order of :meth:`page_requests`, into one series per event."""
         per_event = len(results) // len(self.events)
-        series = {}
-        for index, event in enumerate(self.events):
-            pages = results[index * per_event : (index + 1) * per_event]
-            try:
-                series[event] = join_pages(pages, self.unit, self.length)
-            except ValueError as err:
-                raise EventsAnalyticsError(f"GET {SERIES_ENDPOINT} for {event!r}: {err}") from None
-        return series
+        return {
+            event: self.join(event, results[index * per_event : (index + 1) * per_event])
+            for index, event in enumerate(self.events)
+        }
 
 
 def window_args(waiter: Any) -> dict[str, Any]:

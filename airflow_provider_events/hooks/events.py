@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,11 +32,15 @@ from airflow_provider_events._series import (
     events_page_params,
     is_last_events_page,
 )
-from airflow_provider_events._window import KeyedPoint
+from airflow_provider_events._stream import ordered_series
+from airflow_provider_events._window import KeyedPoint, split_window
 
 T = TypeVar("T")
 Series = list[dict[str, Any]]
 DEFAULT_MAX_CONCURRENCY = 16
+# Pages requested ahead of the series being handed on, per page in flight: enough to keep every
+# slot busy while the oldest series waits for its last page, small enough to bound memory.
+LOOK_AHEAD = 4
 
 
 class _EventsSettings:
@@ -214,6 +219,20 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         # not the network, bounded the fetch at this concurrency (see benchmarks/).
         return _run_coroutine(self._async_twin().fetch(query))
 
+    def stream_series(self, queries: Sequence[SeriesQuery], on_series: Callable[[str, Series], None]) -> None:
+        """
+        Fetch several windows of several events and call ``on_series(event, series)`` in order.
+
+        The order is each event, then each query (window) holding it; a series is handed on as
+        soon as it and every one before it are complete, with pages of later ones already on the
+        way. Memory is bounded by the pages in flight, so an export of any size can be written
+        as it arrives. An error stops the fetch and is raised; ``on_series`` may raise too.
+
+        :param queries: windows built with ``SeriesQuery.build`` (checked before any request)
+        :param on_series: called with each event's series, in order
+        """
+        _run_coroutine(self._async_twin().stream(queries, on_series))
+
     def _async_twin(self) -> EventsAnalyticsAsyncHook:
         """The async hook on this hook's connection, settings and rate budget."""
         twin = EventsAnalyticsAsyncHook(self.events_conn_id, **self._settings)
@@ -354,21 +373,41 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
 
     async def fetch(self, query: SeriesQuery) -> dict[str, Series]:
         """Every page of a checked query, ``max_concurrency`` at once, joined into one series per event."""
-        requests = query.page_requests()
-        self.log.info(
-            "Fetching %d %s(s) ending at %s for %d event(s) in %d request(s)",
-            query.length, query.unit, query.ending_at.isoformat(), len(query.events), len(requests),
-        )  # fmt: skip
+        async with contextlib.aclosing(self.iter_series([query])) as stream:
+            return {event: series async for event, series in stream}
+
+    async def iter_series(self, queries: Sequence[SeriesQuery]) -> AsyncIterator[tuple[str, Series]]:
+        """
+        Yield ``(event, series)`` for each event, then each query (window) holding it, in that order.
+
+        Pages are fetched ``max_concurrency`` at once, and ahead of the series being handed on, but
+        at most ``LOOK_AHEAD x max_concurrency`` pages ahead: memory is bounded by the pages in
+        flight, not by the number of events. Build the queries with ``SeriesQuery.build``.
+        """
+        for query in queries:
+            self.log.info(
+                "Fetching %d %s(s) ending at %s for %d event(s) in %d request(s)",
+                query.length, query.unit, query.ending_at.isoformat(), len(query.events),
+                len(query.events) * len(split_window(query.length, query.unit, query.ending_at)),
+            )  # fmt: skip
         limit = asyncio.Semaphore(self.max_concurrency)
         async with await self._open() as http:
 
-            async def fetch_page(request: PageRequest) -> list[KeyedPoint]:
+            async def fetch_page(request: PageRequest, unit: str) -> list[KeyedPoint]:
                 async with limit:
-                    check = self._page_check(request, query.unit)
+                    check = self._page_check(request, unit)
                     return await self._get_checked(http, SERIES_ENDPOINT, request.params, check)
 
-            pages = await _gather_or_cancel(fetch_page(request) for request in requests)
-        return query.assemble(pages)
+            look_ahead = LOOK_AHEAD * self.max_concurrency
+            async with contextlib.aclosing(ordered_series(queries, fetch_page, look_ahead)) as stream:
+                async for item in stream:
+                    yield item
+
+    async def stream(self, queries: Sequence[SeriesQuery], on_series: Callable[[str, Series], None]) -> None:
+        """Call ``on_series(event, series)`` for each item of :meth:`iter_series`, in order."""
+        async with contextlib.aclosing(self.iter_series(queries)) as stream:
+            async for event, series in stream:
+                on_series(event, series)
 
     async def get_series(self, event: str, **kwargs: Any) -> Series:
         """As :meth:`EventsAnalyticsHook.get_series`, awaited."""
@@ -413,15 +452,3 @@ class _BearerAuth(AuthBase):
 
     def __repr__(self) -> str:
         return "<_BearerAuth ***>"
-
-
-async def _gather_or_cancel(awaitables: Iterable[Awaitable[T]]) -> list[T]:
-    """Like ``asyncio.gather``, but the first error cancels the others instead of leaving them running."""
-    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

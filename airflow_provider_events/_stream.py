@@ -1,0 +1,68 @@
+"""Fetch many series concurrently, hand them on in order, and hold only a bounded look-ahead.
+
+Transport-free: the caller passes the coroutine that fetches one checked page, so the sync hook
+(through its async twin) and the async hook share this scheduling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from airflow_provider_events._series import PageRequest, SeriesQuery
+from airflow_provider_events._window import KeyedPoint
+
+Series = list[dict[str, Any]]
+FetchPage = Callable[[PageRequest, str], Awaitable[list[KeyedPoint]]]
+
+
+def plan(queries: Sequence[SeriesQuery]) -> list[tuple[str, SeriesQuery]]:
+    """
+    ``(event, query)`` in the order the series are handed on: each event, then its windows in order.
+
+    Several windows (e.g. the segments of a day that spans a DST change, each in its own offset)
+    thus come out event by event, so records stay ordered by event, then time.
+    """
+    events = dict.fromkeys(event for query in queries for event in query.events)
+    return [(event, query) for event in events for query in queries if event in query.events]
+
+
+async def ordered_series(
+    queries: Sequence[SeriesQuery], fetch_page: FetchPage, look_ahead: int
+) -> AsyncIterator[tuple[str, Series]]:
+    """
+    Yield ``(event, series)`` in the order of :func:`plan`, each once it and every one before it are in.
+
+    Pages of later series are requested while earlier ones are still on the way, but only while
+    fewer than ``look_ahead`` pages have been started and not handed on yet: memory is bounded by
+    that, not by the number of events. One window of one event is always requested whole, since
+    its pages are joined before it is handed on. The first error cancels every page in flight.
+    """
+    units = iter(plan(queries))
+    pending: deque[tuple[str, SeriesQuery, list[asyncio.Future[list[KeyedPoint]]]]] = deque()
+    started = 0
+    try:
+        while True:
+            while not pending or started < look_ahead:
+                unit = next(units, None)
+                if unit is None:
+                    break
+                event, query = unit
+                requests = query.event_requests(event)
+                tasks = [asyncio.ensure_future(fetch_page(request, query.unit)) for request in requests]
+                pending.append((event, query, tasks))
+                started += len(tasks)
+            if not pending:
+                return
+            event, query, tasks = pending[0]
+            pages = await asyncio.gather(*tasks)
+            pending.popleft()
+            started -= len(tasks)
+            yield event, query.join(event, pages)
+    finally:
+        leftovers = [task for _, _, tasks in pending for task in tasks]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
