@@ -1,24 +1,26 @@
-"""Serialise event records to CSV, JSON or JSON Lines and write them whole, never half a file.
+"""Output formats and targets: which format a path names, and files that appear only when whole.
 
 Local paths (plain or ``file://``) are written to a temporary file in the target's folder and
 moved into place with ``os.replace``, so readers see either the old file or the complete new one.
-Other URLs go through :class:`airflow.sdk.ObjectStoragePath` in a single write of the whole
-bytes. Heavy imports stay inside the functions: DAG files import this module at every parse.
+Other URLs go through :class:`airflow.sdk.ObjectStoragePath`'s filesystem inside an fsspec
+transaction, so an upload becomes visible only when it is committed (on S3, the multipart upload
+completes then). Heavy imports stay inside the functions: DAG files import this module at every parse.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-FORMATS = ("csv", "json", "jsonl")
+FORMATS = ("csv", "json", "jsonl", "parquet")
 FIELDS = ("event", "time", "count")
-_SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 
 def check_format(output_format: str | None) -> None:
@@ -43,26 +45,16 @@ def resolve_format(path: str, output_format: str | None) -> str:
 
 def serialise(records: Sequence[dict[str, Any]], output_format: str) -> bytes:
     """UTF-8 bytes: CSV with an ``event,time,count`` header, one JSON array, or one object per line."""
-    import csv
-    import io
-    import json
+    from airflow_provider_events._writers import open_writer
 
-    if output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(FIELDS)
-        # tuples, not DictWriter: a year of hourly rows for hundreds of events is millions of rows
-        writer.writerows([record[field] for field in FIELDS] for record in records)
-        text = buffer.getvalue()
-    elif output_format == "json":
-        text = json.dumps(list(records), ensure_ascii=False, separators=(",", ":")) + "\n"
-    elif output_format == "jsonl":
-        text = "".join(
-            json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records
-        )
-    else:
-        raise ValueError(f"output_format must be one of {', '.join(FORMATS)}, got {output_format!r}")
-    return text.encode("utf-8")
+    if output_format not in ("csv", "json", "jsonl"):
+        raise ValueError(f"output_format must be one of csv, json, jsonl, got {output_format!r}")
+    buffer = io.BytesIO()
+    writer = open_writer(buffer, output_format, unit="day")
+    for record in records:
+        writer.write(record["event"], [record])
+    writer.finish()
+    return buffer.getvalue()
 
 
 def write_output(path: str, data: bytes) -> str:
@@ -71,15 +63,121 @@ def write_output(path: str, data: bytes) -> str:
 
     A local target comes back as an absolute path, anything else as its object-storage URL.
     """
-    local = _local_path(path)
-    if local is None:
+    files = StagedFiles()
+    try:
+        location, handle = files.open(path)
+        handle.write(data)
+        files.commit()
+    except BaseException:
+        files.discard()
+        raise
+    return location
+
+
+class StagedFiles:
+    """
+    Files written out of sight and made visible together by :meth:`commit`, or never by :meth:`discard`.
+
+    Local files go to a hidden temporary file beside the target, renamed into place on commit;
+    object-storage files are opened inside a transaction of their filesystem.
+    """
+
+    def __init__(self) -> None:
+        self._local: dict[str, tuple[str, Any]] = {}  # target -> (temp path, handle)
+        self._remote: list[tuple[Any, Any]] = []  # (filesystem, handle)
+        self._filesystems: list[Any] = []
+
+    def open(self, path: str) -> tuple[str, IO[bytes]]:
+        """``(location, binary handle)`` of a new file at ``path``: absolute path or object-storage URL."""
+        local = _local_path(path)
+        if local is not None:
+            folder = os.path.dirname(local)
+            os.makedirs(folder, exist_ok=True)
+            # Same folder, so os.replace is an atomic rename; "x" mode creates the file with the
+            # umask's permissions, unlike mkstemp's 0600.
+            temp = os.path.join(folder, f".{os.path.basename(local)}.{uuid.uuid4().hex}.tmp")
+            handle = open(temp, "xb")  # noqa: SIM115  # closed by close_file, commit or discard
+            self._local[local] = (temp, handle)
+            return local, handle
         from airflow.sdk import ObjectStoragePath
 
         target = ObjectStoragePath(path)
-        target.write_bytes(data)
-        return str(target)
-    _replace_atomically(local, data)
-    return local
+        # The wrapped UPath holds the connection's filesystem; unlike ObjectStoragePath.open it
+        # also reaches filesystems fsspec knows that no provider registers.
+        fs, key = target.__wrapped__.fs, target.__wrapped__.path
+        if not any(fs is known for known in self._filesystems):
+            fs.start_transaction()
+            self._filesystems.append(fs)
+        handle = fs.open(key, "wb")
+        self._remote.append((fs, handle))
+        return str(target), handle
+
+    def close(self, handle: IO[bytes]) -> None:
+        """Close one file's handle (local files reach the disk first); it is still committed later."""
+        if not handle.closed:
+            if isinstance(handle, io.BufferedWriter):
+                handle.flush()
+                os.fsync(handle.fileno())
+            handle.close()
+
+    def commit(self) -> None:
+        """Make every file visible: rename local ones into place, complete the uploads."""
+        for _, handle in [*self._local.values(), *self._remote]:
+            self.close(handle)
+        for target, (temp, _) in list(self._local.items()):
+            os.replace(temp, target)
+            del self._local[target]
+        while self._filesystems:
+            self._filesystems.pop().end_transaction()
+        self._remote.clear()
+
+    def discard(self) -> None:
+        """Remove every temporary file and abandon every upload; never raises for a missing file."""
+        for temp, handle in self._local.values():
+            with contextlib.suppress(OSError):
+                handle.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+        self._local.clear()
+        for _, handle in self._remote:
+            with contextlib.suppress(Exception):
+                handle.close()
+        while self._filesystems:
+            fs = self._filesystems.pop()
+            with contextlib.suppress(Exception):
+                fs.transaction.complete(commit=False)
+        self._remote.clear()
+
+
+def check_local_target(path: str) -> None:
+    """
+    Raise :class:`EventsAnalyticsConfigError` unless a local ``path`` (or ``{...}`` template) can be written.
+
+    Checks the deepest folder that does not depend on a placeholder: creates it if missing and
+    writes and removes a probe file there. Object-storage URLs are not checked.
+    """
+    from airflow_provider_events.exceptions import EventsAnalyticsConfigError
+
+    fixed = path.split("{", 1)[0]
+    local = _local_path(fixed) if fixed else None
+    if local is None:
+        return
+    folder = local if fixed.endswith(("/", os.sep)) else os.path.dirname(local)
+    if "{" not in path and os.path.isdir(local):
+        raise EventsAnalyticsConfigError(
+            f"output_path {path!r} is a folder: name a file in it, e.g. {os.path.join(local, 'events.csv')!r}"
+        )
+    probe = os.path.join(folder, f".probe.{uuid.uuid4().hex}.tmp")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, "xb"):
+            pass
+        os.unlink(probe)
+    except OSError as err:
+        raise EventsAnalyticsConfigError(
+            f"output_path {path!r} cannot be written: {err.strerror or err} for folder {folder!r}; "
+            "choose a folder the worker can create and write to"
+        ) from None
 
 
 def lineage_dataset(path: str) -> tuple[str, str]:
@@ -102,21 +200,3 @@ def _local_path(path: str) -> str | None:
     if parts.netloc not in ("", "localhost"):
         raise ValueError(f"output_path {path!r} names a remote host; a file:// URL must be local")
     return os.path.abspath(url2pathname(parts.path))
-
-
-def _replace_atomically(target: str, data: bytes) -> None:
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    # Same folder, so os.replace is an atomic rename; "x" mode creates the file with the umask's
-    # permissions, unlike mkstemp's 0600.
-    temp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temp, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise

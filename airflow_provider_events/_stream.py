@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from typing import Any
 
 from airflow_provider_events._series import PageRequest, SeriesQuery
 from airflow_provider_events._window import KeyedPoint
 
 Series = list[dict[str, Any]]
-FetchPage = Callable[[PageRequest, str], Awaitable[list[KeyedPoint]]]
+FetchPage = Callable[[PageRequest, str], Coroutine[Any, Any, list[KeyedPoint]]]
 
 
 def plan(queries: Sequence[SeriesQuery]) -> list[tuple[str, SeriesQuery]]:
@@ -31,7 +31,7 @@ def plan(queries: Sequence[SeriesQuery]) -> list[tuple[str, SeriesQuery]]:
 
 async def ordered_series(
     queries: Sequence[SeriesQuery], fetch_page: FetchPage, look_ahead: int
-) -> AsyncIterator[tuple[str, Series]]:
+) -> AsyncGenerator[tuple[str, Series], None]:
     """
     Yield ``(event, series)`` in the order of :func:`plan`, each once it and every one before it are in.
 
@@ -41,7 +41,7 @@ async def ordered_series(
     its pages are joined before it is handed on. The first error cancels every page in flight.
     """
     units = iter(plan(queries))
-    pending: deque[tuple[str, SeriesQuery, list[asyncio.Future[list[KeyedPoint]]]]] = deque()
+    pending: deque[tuple[str, SeriesQuery, list[asyncio.Task[list[KeyedPoint]]]]] = deque()
     started = 0
     try:
         while True:
@@ -51,7 +51,7 @@ async def ordered_series(
                     break
                 event, query = unit
                 requests = query.event_requests(event)
-                tasks = [asyncio.ensure_future(fetch_page(request, query.unit)) for request in requests]
+                tasks = [asyncio.create_task(fetch_page(request, query.unit)) for request in requests]
                 pending.append((event, query, tasks))
                 started += len(tasks)
             if not pending:

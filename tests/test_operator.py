@@ -245,7 +245,7 @@ def test_server_errors_mid_export_keep_the_previous_file_whole(emulator, events_
         ({"unit": "week"}, "unit must be 'day' or 'hour', got 'week'"),
         ({"length": 0}, "length must be an integer >= 1"),
         ({"length": True}, "length must be an integer >= 1"),
-        ({"output_format": "parquet"}, "output_format must be one of csv, json, jsonl"),
+        ({"output_format": "xlsx"}, "output_format must be one of csv, json, jsonl, parquet"),
         ({"hook_params": ["timeout"]}, "hook_params must be a dict"),
     ],
 )

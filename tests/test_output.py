@@ -46,6 +46,8 @@ def leftovers(folder: Path) -> list[str]:
         ("file:///data/out.json", None, "json"),
         ("/data/out.txt", "csv", "csv"),
         ("/data/out.csv", "json", "json"),
+        ("/data/out.parquet", None, "parquet"),
+        ("gs://bucket/{day}/out.PARQUET", None, "parquet"),
     ],
 )
 def test_format_comes_from_output_format_else_the_suffix(
@@ -55,7 +57,7 @@ def test_format_comes_from_output_format_else_the_suffix(
 
 
 @pytest.mark.parametrize(
-    "path", ["/data/out.xlsx", "/data/out", "s3://bucket/out.parquet", "/data/out.csv.gz"]
+    "path", ["/data/out.xlsx", "/data/out", "s3://bucket/out.parq", "/data/out.csv.gz"]
 )
 def test_a_suffix_naming_no_format_is_a_value_error(path: str) -> None:
     with pytest.raises(ValueError, match=r"output_path .* names no output format: use \.csv, \.json"):
@@ -63,8 +65,8 @@ def test_a_suffix_naming_no_format_is_a_value_error(path: str) -> None:
 
 
 def test_an_unknown_output_format_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="output_format must be one of csv, json, jsonl"):
-        resolve_format("/data/out.csv", "parquet")
+    with pytest.raises(ValueError, match="output_format must be one of csv, json, jsonl, parquet"):
+        resolve_format("/data/out.csv", "xlsx")
     with pytest.raises(ValueError, match="output_format must be one of csv, json, jsonl"):
         serialise(RECORDS, "xlsx")
 

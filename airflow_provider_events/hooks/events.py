@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -376,7 +376,7 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         async with contextlib.aclosing(self.iter_series([query])) as stream:
             return {event: series async for event, series in stream}
 
-    async def iter_series(self, queries: Sequence[SeriesQuery]) -> AsyncIterator[tuple[str, Series]]:
+    async def iter_series(self, queries: Sequence[SeriesQuery]) -> AsyncGenerator[tuple[str, Series], None]:
         """
         Yield ``(event, series)`` for each event, then each query (window) holding it, in that order.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from airflow_provider_events._export import Export
     from airflow_provider_events.hooks.events import EventsAnalyticsHook
 
 ALL_EVENTS = "*"
@@ -102,20 +103,24 @@ class EventSeriesOperator(BaseOperator):
         self.events_conn_id = events_conn_id
         self.hook_params = dict(hook_params or {})
 
-    def execute(self, context: Context) -> list[dict[str, Any]] | str:
-        """Check every argument, fetch every series, then return the records or write them."""
+    def execute(self, context: Context) -> list[dict[str, Any]] | str | list[str]:
+        """Check every argument and the destination, then stream every series to XCom or the file(s)."""
         names = self._event_names()
         output_format = self._resolve_format()
         length, ending_at = self._window(context)
         self._check_query(names, length, ending_at)
         hook = self._hook()
+        export = self._open_export(output_format)
 
         events = names if names is not None else hook.list_events()
-        records = self._fetch(hook, events, length, ending_at)
-        if self.output_path is None or output_format is None:
+        if export is None:
+            records: list[dict[str, Any]] = []
+            self._fetch(hook, events, length, ending_at, lambda event, points: records.extend(
+                {"event": event, "time": point["time"], "count": point["count"]} for point in points
+            ))  # fmt: skip
             self._warn_if_large(records)
             return records
-        return self._write(records, self.output_path, output_format)
+        return self._write(export, hook, events, length, ending_at)
 
     # -- arguments, all checked before the first request -------------------------------------------
 
@@ -201,13 +206,28 @@ class EventSeriesOperator(BaseOperator):
 
     # -- fetching and output -----------------------------------------------------------------------
 
+    def _open_export(self, output_format: str | None) -> Export | None:
+        from airflow_provider_events._export import open_export
+
+        if self.output_path is None or output_format is None:
+            return None
+        # Checks the destination (and pyarrow for Parquet) before the first request.
+        return open_export(self.output_path, output_format, self.unit)
+
     def _fetch(
-        self, hook: EventsAnalyticsHook, events: list[str], length: int, ending_at: datetime | None
-    ) -> list[dict[str, Any]]:
+        self,
+        hook: EventsAnalyticsHook,
+        events: list[str],
+        length: int,
+        ending_at: datetime | None,
+        on_series: Callable[[str, list[dict[str, Any]]], None],
+    ) -> None:
+        from airflow_provider_events._series import SeriesQuery
+
         if not events:
             self.log.warning("The API lists no custom events: there is nothing to export")
-            return []
-        series = hook.get_series_many(
+            return
+        query = SeriesQuery.build(
             events,
             length=length,
             unit=self.unit,
@@ -215,11 +235,7 @@ class EventSeriesOperator(BaseOperator):
             app_id=self.app_id,
             segment_id=self.segment_id,
         )
-        return [
-            {"event": event, "time": point["time"], "count": point["count"]}
-            for event in events
-            for point in series[event]
-        ]
+        hook.stream_series([query], on_series)
 
     def _warn_if_large(self, records: list[dict[str, Any]]) -> None:
         import json
@@ -233,12 +249,19 @@ class EventSeriesOperator(BaseOperator):
                 len(records),
             )
 
-    def _write(self, records: list[dict[str, Any]], path: str, output_format: str) -> str:
-        from airflow_provider_events._output import serialise, write_output
-
-        location = write_output(path, serialise(records, output_format))
-        self.log.info("Wrote %d row(s) as %s to %s", len(records), output_format, location)
-        return location
+    def _write(
+        self,
+        export: Export,
+        hook: EventsAnalyticsHook,
+        events: list[str],
+        length: int,
+        ending_at: datetime | None,
+    ) -> str | list[str]:
+        with export:  # every file appears whole at the end, or none does
+            self._fetch(hook, events, length, ending_at, export.write)
+        where = export.locations[0] if len(export.locations) == 1 else f"{len(export.locations)} file(s)"
+        self.log.info("Wrote %d row(s) as %s to %s", export.rows, export.output_format, where)
+        return export.locations if export.fields else export.locations[0]
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         """The file written, as an OpenLineage output dataset (None without the openlineage provider)."""
