@@ -79,12 +79,17 @@ def http_loop_list_events() -> list[str]:
         page += 1
 
 
-def operator_export(output: Path, length: int, unit: str = "day") -> Path:
-    """``EventSeriesOperator(event="*")`` writing every event's series to a CSV file."""
+def operator_export(output: Path, length: int, unit: str = "day", events: list[str] | None = None) -> Path:
+    """``EventSeriesOperator`` writing every event's series (or ``events``') to a file, by its suffix."""
     from airflow_provider_events.operators.events import EventSeriesOperator
 
     operator = EventSeriesOperator(
-        task_id="bench", event="*", length=length, unit=unit, ending_at=FIXED_END, output_path=str(output)
+        task_id="bench",
+        event=events or "*",
+        length=length,
+        unit=unit,
+        ending_at=FIXED_END,
+        output_path=str(output),
     )
     return Path(operator.execute(context={}))  # type: ignore[arg-type]  # length given: no interval needed
 
@@ -107,12 +112,12 @@ def expected_series(length: int, unit: str = "hour", event: str = "purchase") ->
     return EventsEmulator(API_KEY).series(event, length, unit, ending_at=FIXED_END)
 
 
-def expected_csv(event_count: int, length: int, unit: str = "day") -> str:
-    """The CSV the operator should write for the emulator's ``--events event_count`` names."""
+def expected_csv(event_count: int, length: int, unit: str = "day", first: int = 0) -> str:
+    """The CSV the operator should write for ``event_count`` of the emulator's ``--events`` names."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("event", "time", "count"))
-    for index in range(event_count):
+    for index in range(first, first + event_count):
         event = f"event_{index:04d}"
         writer.writerows((event, p["time"], p["count"]) for p in expected_series(length, unit, event))
     return buffer.getvalue()

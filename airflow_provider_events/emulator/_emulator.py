@@ -6,6 +6,7 @@ import bisect
 import dataclasses
 import hmac
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -264,6 +265,8 @@ class EventsEmulator:
         if not allowed:
             reset = rate_headers[-1][1]
             reply = error_reply(429, "Over rate limit", [f"{self.rate_limit} requests allowed until {reset}"])
+            # Whole seconds, as HTTP sends them, rounded up so a retry lands in the next window.
+            reply.headers.append(("Retry-After", str(max(1, math.ceil(int(reset) - time.time())))))
         elif not self._authorized(headers):
             reply = error_reply(
                 401,

@@ -157,7 +157,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
             response = self.session.get(self.base_url + endpoint, params=params, timeout=self.timeout)
         except requests.RequestException as err:
             raise network_error(endpoint, err, (self.target.api_key,)) from None
-        self.budget.observe(response.headers)
+        self.budget.observe(response.headers, status=response.status_code)
         return check_response(
             response.status_code, response.headers, response.content, endpoint, secrets=(self.target.api_key,)
         )
@@ -341,7 +341,7 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
                 body = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise network_error(endpoint, err, secrets) from None
-        self.budget.observe(response.headers)
+        self.budget.observe(response.headers, status=response.status)
         return check_response(response.status, response.headers, body, endpoint, secrets=secrets)
 
     async def _get_checked(
