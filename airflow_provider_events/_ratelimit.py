@@ -72,14 +72,16 @@ class AdaptiveRate:
             return 0.0
         self.tokens = min(max(1.0, self.rate * self.burst), self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
 
     def take(self, now: float) -> None:
         """Count one request sent now, and take its token."""
         if self.rate is not None:
             self.tokens -= 1
         self.sent += 1
-        if now - self.window_start >= 0.5:
+        if not self.window_start:
+            self.window_start = now
+        elif now - self.window_start >= 0.5:
             # The sending rate, smoothed over half-second windows.
             current = self.window_sent / (now - self.window_start)
             self.measured = current if not self.measured else 0.8 * current + 0.2 * self.measured

@@ -25,6 +25,15 @@ Scenarios and targets:
 3. ``429s``: (a)'s 8,760 hourly points (88 pages > 2 x 40, so at least 3 windows) against an
    emulator allowing 40 requests per 1-second window, 0 latency, one fresh emulator per run. The
    hook retries 429s, so they are counted server-side (``--verbose`` log); target 0.
+5. ``memory`` (``memory.py``): ``EventSeriesOperator(event="*", length=365)`` for 300, 1,500 and 3,000
+   events, to CSV and to Parquet, each in a fresh subprocess, 0 ms latency: peak RSS growth over the
+   baseline taken right after the imports (Airflow, our modules, aiohttp, pyarrow for Parquet).
+   Targets: <= 100 MB each, 3,000 events within 1.25x of 300; the 300-event CSV has the same bytes
+   (sha256) as the sequential loop writes. The Parquet file's schema, as pyarrow reads it, is noted.
+6. ``workers`` (``workers.py``): ``--workers`` processes (default 6) each export their own 50 events x
+   365 days (200 requests) against one emulator allowing 100 requests a second to all of them, 25 ms
+   latency, 429 with ``Retry-After`` past it. Targets: 429s <= 5% of answers, time from the common start
+   to the last worker's end <= 1.5x the budget's floor (requests / 100 per second), every file exact.
 4. ``import``: the extra time to import ``airflow_provider_events.operators.events`` and
    ``.sensors.events`` in a fresh interpreter that already imported ``airflow.sdk`` (with
    ``DAG``, ``BaseOperator``, ``BaseSensorOperator``): the median over fresh processes, target
@@ -49,6 +58,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benchmarks.memory import run_memory
 from benchmarks.report import Report, format_report, write_json
 from benchmarks.scenarios import (
     LATENCY_MS,
@@ -59,6 +69,7 @@ from benchmarks.scenarios import (
     run_rate_limited,
 )
 from benchmarks.servers import REPO
+from benchmarks.workers import run_many_workers
 
 BENCH_DIR = REPO / ".bench"
 
@@ -75,14 +86,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="full runs of (b)'s ~35 s sequential baseline (default 2, --quick 0); 0 scales up a subset",
     )
+    parser.add_argument("--workers", type=int, default=6, help="processes sharing one budget in scenario 6")
     parser.add_argument("--json", type=Path, default=BENCH_DIR / "results.json", help="where to write JSON")
     args = parser.parse_args(argv)
     if args.runs is None:
         args.runs = 2 if args.quick else 5
     if args.export_baseline_runs is None:
         args.export_baseline_runs = 0 if args.quick else 2
-    if args.runs < 1 or args.export_baseline_runs < 0:
-        parser.error("--runs must be >= 1 and --export-baseline-runs >= 0")
+    if args.runs < 1 or args.export_baseline_runs < 0 or args.workers < 1:
+        parser.error("--runs and --workers must be >= 1 and --export-baseline-runs >= 0")
     return args
 
 
@@ -101,6 +113,8 @@ def run_all(report: Report, args: argparse.Namespace) -> None:
         ("(b) export", lambda: run_export(report, args.runs, args.export_baseline_runs, subset=30)),
         ("3 rate budget", lambda: run_rate_limited(report, min(args.runs, 3))),
         ("4 imports", lambda: run_imports(report, max(3, args.runs + 2))),
+        ("5 memory", lambda: run_memory(report)),
+        ("6 workers", lambda: run_many_workers(report, args.workers)),
     ]
     for name, step in steps:
         start = time.perf_counter()

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks.import_cost import import_overhead
+from benchmarks.memory import measure, parquet_schema
 from benchmarks.report import Report, Row, format_report, ratio_targets, write_json
 from benchmarks.run import parse_args
 from benchmarks.servers import EmulatorProcess, emulator
+from benchmarks.workers import run_workers
 from benchmarks.workloads import (
     expected_csv,
     expected_series,
@@ -98,4 +100,18 @@ def test_options() -> None:
     quick = parse_args(["--quick"])
     assert (quick.runs, quick.export_baseline_runs) == (2, 0)
     default = parse_args([])
-    assert (default.runs, default.export_baseline_runs) == (5, 2)
+    assert (default.runs, default.export_baseline_runs, default.workers) == (5, 2, 6)
+
+
+def test_memory_probe_measures_one_export_in_a_fresh_process(server: EmulatorProcess, tmp_path: Path) -> None:
+    result = measure(tmp_path / "out.parquet")
+    assert result["peak_mb"] >= result["baseline_mb"] > 0
+    assert result["bytes"] == (tmp_path / "out.parquet").stat().st_size
+    assert "time: date32[day]" in parquet_schema(tmp_path / "out.parquet")
+
+
+def test_workers_start_together_and_write_exact_files(tmp_path: Path) -> None:
+    with emulator(latency_ms=0, events=4, rate_limit=1000, rate_window=1):
+        outcome = run_workers(tmp_path, workers=2, events=2)
+    assert all(result["start"] >= outcome["go"] for result in outcome["results"])
+    assert (tmp_path / "worker1.csv").read_text() == expected_csv(2, 365, first=2)

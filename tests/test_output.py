@@ -56,9 +56,7 @@ def test_format_comes_from_output_format_else_the_suffix(
     assert resolve_format(path, output_format) == expected
 
 
-@pytest.mark.parametrize(
-    "path", ["/data/out.xlsx", "/data/out", "s3://bucket/out.parq", "/data/out.csv.gz"]
-)
+@pytest.mark.parametrize("path", ["/data/out.xlsx", "/data/out", "s3://bucket/out.parq", "/data/out.csv.gz"])
 def test_a_suffix_naming_no_format_is_a_value_error(path: str) -> None:
     with pytest.raises(ValueError, match=r"output_path .* names no output format: use \.csv, \.json"):
         resolve_format(path, None)

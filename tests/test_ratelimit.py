@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
-from airflow_provider_events._ratelimit import RateBudget
+import pytest
+
+from airflow_provider_events._ratelimit import AdaptiveRate, RateBudget
 from airflow_provider_events.emulator import EventsEmulator
 from airflow_provider_events.hooks.events import EventsAnalyticsHook
 from tests.conftest import API_KEY
@@ -16,11 +19,81 @@ def test_the_budget_holds_back_the_requests_in_flight_then_waits_for_the_reset()
     budget = RateBudget(reserve=2)
     assert budget.take(NOW) == 0  # nothing known yet: go
 
-    budget.observe({"x-ratelimit-remaining": "4", "x-ratelimit-reset": str(NOW + 10)}, NOW)
+    budget.observe({"x-ratelimit-remaining": "20", "x-ratelimit-reset": str(NOW + 10)}, NOW)
 
-    assert [budget.take(NOW) for _ in range(2)] == [0, 0]
+    assert [budget.take(NOW) for _ in range(12)] == [0] * 12  # budget to spare: no waiting
+    assert not budget.pacing
+    budget.observe({"x-ratelimit-remaining": "2", "x-ratelimit-reset": str(NOW + 10)}, NOW)
     assert 10 <= budget.take(NOW) <= 10.1  # only the reserve is left: wait for the window
     assert budget.take(NOW + 10) == 0  # the window has reset: the next answer tells the new budget
+
+
+def test_a_nearly_spent_window_is_spread_over_the_time_left() -> None:
+    budget = RateBudget(reserve=2)
+    budget.observe({"x-ratelimit-remaining": "6", "x-ratelimit-reset": str(NOW + 8)}, NOW)  # <= 4 x 2
+
+    assert budget.take(NOW) == 0
+    assert budget.take(NOW) == pytest.approx(2.0)  # 8 s left for the 6 - 2 usable: one every 2 s
+    assert budget.take(NOW + 2) == 0
+    assert budget.pacing
+
+    # A new window: one request goes to find out what it holds, the others poll for its answer.
+    assert budget.take(NOW + 8) == 0
+    assert budget.take(NOW + 8) == pytest.approx(0.01)
+    budget.observe({"x-ratelimit-remaining": "99", "x-ratelimit-reset": str(NOW + 18)}, NOW + 8.1)
+    assert budget.take(NOW + 8.1) == 0
+    assert budget.take(NOW + 8.1) == pytest.approx(9.9 / 97)  # 9.9 s left for 99 - 2
+
+
+def test_before_the_first_answer_only_half_the_slots_go() -> None:
+    budget = RateBudget(reserve=16)
+    assert [budget.take(NOW) for _ in range(8)] == [0] * 8
+    assert budget.take(NOW) > 0  # the budget may be spent by others: wait for an answer
+    budget.observe({}, NOW, status=200)  # any answer will do, even one without rate headers
+    assert budget.take(NOW) == 0
+
+
+def test_a_429_cuts_the_rate_once_per_round_and_cubic_grows_it_back() -> None:
+    rate = AdaptiveRate()
+    for tick in range(80):  # 80 requests a second, unthrottled
+        assert rate.delay(NOW + tick / 80) == 0
+        rate.take(NOW + tick / 80)
+    now = NOW + 1
+    rate.answer(True, now)
+    assert rate.rate == pytest.approx(0.7 * rate.peak)
+    assert 70 < rate.peak < 90
+    cut = rate.rate
+    rate.answer(True, now)  # a request sent before the cut: the cut already answered it
+    assert rate.rate == cut
+    assert rate.delay(now) > 0  # the bucket now spaces requests
+
+    back = now + rate._k()
+    while now < back:  # keep sending as fast as the bucket allows, with answers coming back
+        now += max(rate.delay(now), 0.001)
+        if rate.delay(now) == 0:
+            rate.take(now)
+            rate.answer(False, now)
+    assert rate.peak * 0.95 < rate.rate <= rate.peak * 1.01  # K seconds on, back at the peak
+    rate.answer(True, now)
+    assert rate.rate == pytest.approx(0.7 * min(rate.peak / 0.7, rate.measured), rel=0.3)
+
+
+def test_many_clients_on_one_small_budget_get_exact_series(monkeypatch) -> None:
+    with EventsEmulator(api_key=API_KEY, rate_limit=30, rate_window=1) as emulator:
+        conn = {"conn_type": "events_analytics", "host": emulator.url, "password": API_KEY}
+        monkeypatch.setenv("AIRFLOW_CONN_SHARED_BUDGET", json.dumps(conn))
+        end = "2024-02-01T00:00:00+00:00"
+        hooks = [EventsAnalyticsHook("shared_budget", max_concurrency=4) for _ in range(3)]
+
+        with ThreadPoolExecutor(3) as pool:
+            series = list(
+                pool.map(
+                    lambda hook: hook.get_series("purchase", length=1500, unit="hour", ending_at=end), hooks
+                )
+            )
+
+        assert series == [emulator.series("purchase", 1500, "hour", end)] * 3
+        assert all(hook.budget.pacing for hook in hooks)  # each found the window spent by the others
 
 
 def test_a_later_answer_of_the_same_window_can_only_lower_the_estimate() -> None:

@@ -30,9 +30,10 @@ class EventSeriesOperator(BaseOperator):
 
     Each record is ``{"event": str, "time": str, "count": int}``, ordered by event (in the order
     given, or listed by the API for ``"*"``) then time, oldest first; ``time`` is passed on as the
-    API wrote it. Every page of every event is fetched concurrently by one
-    :meth:`~airflow_provider_events.hooks.events.EventsAnalyticsHook.get_series_many` call, and
-    nothing is written until all of them have arrived.
+    API wrote it. Pages are fetched concurrently by
+    :meth:`~airflow_provider_events.hooks.events.EventsAnalyticsHook.stream_series`, and each
+    event's series is written as soon as it and every one before it are in: memory is bounded by
+    the pages in flight, not by the size of the export. Files appear only whole, at the end.
 
     The window is, by default, exactly the run's data interval: the buckets of ``unit`` that
     start inside ``[data_interval_start, data_interval_end)``, so a daily run for 2024-01-01 with
@@ -52,10 +53,13 @@ class EventSeriesOperator(BaseOperator):
     :param app_id: limit the counts to one app. Templated.
     :param segment_id: limit the counts to one analytics-enabled segment. Templated.
     :param output_path: where to write the records: a local path, a ``file://`` URL, or an
-        object-storage URL such as ``s3://aws_conn_id@bucket/key.csv``. None returns the records
-        through XCom instead. A failed task leaves no partial file. Templated.
-    :param output_format: ``"csv"``, ``"json"`` (one array) or ``"jsonl"`` (one object a line).
-        None takes it from the suffix of ``output_path``: ``.csv``, ``.json``, ``.jsonl``, ``.ndjson``.
+        object-storage URL such as ``s3://aws_conn_id@bucket/key.csv``. ``{event}`` and ``{day}``
+        in it write one file per event and/or per day (the task then returns the list of files).
+        None returns the records through XCom instead. A local target that cannot be written
+        fails the task before any request; a failed task leaves no partial file. Templated.
+    :param output_format: ``"csv"``, ``"json"`` (one array), ``"jsonl"`` (one object a line) or
+        ``"parquet"`` (needs ``airflow-provider-events[parquet]``). None takes it from the suffix
+        of ``output_path``: ``.csv``, ``.json``, ``.jsonl``, ``.ndjson``, ``.parquet``.
     :param events_conn_id: the ``events_analytics`` connection to use.
     :param hook_params: keyword arguments for
         :class:`~airflow_provider_events.hooks.events.EventsAnalyticsHook`, e.g.

@@ -1,0 +1,144 @@
+"""EventSeriesOperator's streaming exports over real HTTP: Parquet, partitions, destination checks, order."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timezone
+from typing import Any
+
+import pendulum
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_events._series import PageRequest, SeriesQuery
+from airflow_provider_events._stream import ordered_series, plan
+from airflow_provider_events.emulator import EventsEmulator
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError
+from airflow_provider_events.operators.events import EventSeriesOperator
+
+DAY = {
+    "data_interval_start": pendulum.datetime(2024, 1, 1),
+    "data_interval_end": pendulum.datetime(2024, 1, 2),
+}
+FAST = {"retry_delay": 0.01, "retry_limit": 1, "timeout": 5}
+
+
+def operator(**kwargs: Any) -> EventSeriesOperator:
+    kwargs.setdefault("task_id", "export")
+    kwargs.setdefault("hook_params", FAST)
+    return EventSeriesOperator(**kwargs)
+
+
+def test_parquet_holds_the_emulators_series_with_typed_columns(emulator, events_conn, tmp_path) -> None:
+    target = tmp_path / "out.parquet"
+    result = operator(event=["purchase", "signup"], unit="hour", output_path=str(target)).execute(DAY)
+
+    assert result == str(target)
+    table = pq.read_table(target)
+    assert str(table.schema.field("time").type) == "timestamp[us, tz=UTC]"
+    expected = emulator.series("signup", 24, "hour", ending_at="2024-01-01T23:00:00+00:00")
+    rows = table.to_pylist()
+    assert len(rows) == 48 and rows[24]["event"] == "signup"
+    assert [row["count"] for row in rows[24:]] == [point["count"] for point in expected]
+    assert rows[24]["time"] == datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_daily_restatement_writes_one_file_per_day_and_returns_them(
+    emulator, events_conn, tmp_path
+) -> None:
+    task = operator(
+        event=["purchase", "signup"], length=3, output_path=str(tmp_path / "day={day}" / "events.csv")
+    )
+    result = task.execute(DAY)
+
+    # The last 3 days up to the run's day: a daily DAG restating late-arriving data.
+    days = ["2023-12-30", "2023-12-31", "2024-01-01"]
+    assert result == [str(tmp_path / f"day={day}" / "events.csv") for day in days]
+    assert (tmp_path / "day=2024-01-01" / "events.csv").read_text().splitlines()[1:] == [
+        f"{event},2024-01-01,{emulator.count(event, date(2024, 1, 1), unit='day')}"
+        for event in ("purchase", "signup")
+    ]
+
+
+def test_an_unwritable_destination_fails_before_any_request(emulator, events_conn, tmp_path) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    task = operator(event="*", output_path=str(tmp_path / "blocker" / "out.csv"))
+    with pytest.raises(EventsAnalyticsConfigError, match="cannot be written"):
+        task.execute(DAY)
+    assert emulator.requests == []  # not even the listing
+
+
+def test_parquet_without_pyarrow_fails_before_any_request(emulator, events_conn, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name)
+    )
+    with pytest.raises(EventsAnalyticsConfigError, match=r"airflow-provider-events\[parquet\]"):
+        operator(event="purchase", output_path=str(tmp_path / "out.parquet")).execute(DAY)
+    assert emulator.requests == []
+
+
+def test_the_hook_streams_several_windows_event_by_event(emulator, hook) -> None:
+    # Two windows, as a day spanning a DST change may need (each in its own offset).
+    first = SeriesQuery.build(["a", "b"], length=2, unit="hour", ending_at="2024-03-10T01:00:00-05:00")
+    second = SeriesQuery.build(["a", "b"], length=3, unit="hour", ending_at="2024-03-10T05:00:00-04:00")
+    seen: list[tuple[str, list[dict]]] = []
+
+    hook.stream_series([first, second], lambda event, points: seen.append((event, points)))
+
+    assert [(event, len(points)) for event, points in seen] == [("a", 2), ("a", 3), ("b", 2), ("b", 3)]
+    assert seen[1][1] == emulator.series("a", 3, "hour", ending_at="2024-03-10T05:00:00-04:00")
+
+
+def test_an_error_in_the_consumer_stops_the_fetch(emulator, hook) -> None:
+    query = SeriesQuery.build([f"e{i}" for i in range(40)], length=1, ending_at="2024-01-01")
+
+    def fail(event: str, points: list[dict]) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        hook.stream_series([query], fail)
+    assert len(emulator.requests) < 40  # the look-ahead stopped, the rest was never asked for
+
+
+def test_look_ahead_bounds_the_pages_started_but_not_handed_on() -> None:
+    query = SeriesQuery.build([f"e{i}" for i in range(30)], length=250, ending_at="2024-01-01")
+    started: list[PageRequest] = []
+    most_ahead = 0
+
+    async def fetch_page(request: PageRequest, unit: str) -> list:
+        started.append(request)
+        await asyncio.sleep(0)
+        return [(None, None)]
+
+    async def consume() -> list[str]:
+        nonlocal most_ahead
+        events = []
+        async for event, _ in ordered_series([query], fetch_page, look_ahead=6):
+            events.append(event)
+            most_ahead = max(most_ahead, len(started) - 3 * len(events))
+        return events
+
+    query_join = SeriesQuery.join
+    try:
+        SeriesQuery.join = lambda self, event, pages: pages  # type: ignore[method-assign]  # pages are fake
+        events = asyncio.run(consume())
+    finally:
+        SeriesQuery.join = query_join  # type: ignore[method-assign]
+    assert events == list(query.events)
+    assert len(started) == 90
+    assert most_ahead <= 6  # 3 pages an event: never more than two events ahead
+    assert [event for event, _ in plan([query, query])][:2] == ["e0", "e0"]
+
+
+def test_all_events_streams_every_listed_name_to_a_file(tmp_path, monkeypatch) -> None:
+    with EventsEmulator(api_key="k", events=300) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_EVENTS_ANALYTICS_DEFAULT", emulator.connection_json())
+        target = tmp_path / "all.jsonl"
+        operator(event="*", length=2, ending_at="2024-01-31", output_path=str(target)).execute(DAY)
+        lines = target.read_text().splitlines()
+        assert len(lines) == 600
+        assert lines[0].startswith('{"event":"event_0000","time":"2024-01-30"')
+        assert lines[-1].startswith('{"event":"event_0299","time":"2024-01-31"')
