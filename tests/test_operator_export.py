@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -16,6 +17,7 @@ from airflow_provider_events.emulator import EventsEmulator
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 from airflow_provider_events.operators.events import EventSeriesOperator
 
+REPO = Path(__file__).resolve().parent.parent
 DAY = {
     "data_interval_start": pendulum.datetime(2024, 1, 1),
     "data_interval_end": pendulum.datetime(2024, 1, 2),
@@ -142,3 +144,26 @@ def test_all_events_streams_every_listed_name_to_a_file(tmp_path, monkeypatch) -
         assert len(lines) == 600
         assert lines[0].startswith('{"event":"event_0000","time":"2024-01-30"')
         assert lines[-1].startswith('{"event":"event_0299","time":"2024-01-31"')
+
+
+def test_dag_test_of_the_parquet_restatement_writes_one_file_per_day(
+    airflow_db, events_conn, emulator, tmp_path, monkeypatch
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import DagRunState
+
+    monkeypatch.setenv("EVENTS_EXPORT_DIR", str(tmp_path))
+    (tmp_path / "daily" / "day=2024-01-09").mkdir(parents=True)
+    (tmp_path / "daily" / "day=2024-01-09" / "events.parquet").write_text("restated by the run")
+    bag = DagBag(dag_folder=str(REPO / "example_dags" / "example_events_restate_parquet.py"))
+    dag = bag.dags["example_events_restate_parquet"]
+
+    run = dag.test(logical_date=datetime(2024, 1, 11, tzinfo=timezone.utc))  # interval: Jan 10
+    assert run.state == DagRunState.SUCCESS
+    days = sorted(path.name for path in (tmp_path / "daily").iterdir())
+    assert days == [f"day=2024-01-{day:02d}" for day in range(4, 11)]
+    table = pq.read_table(tmp_path / "daily" / "day=2024-01-09" / "events.parquet")
+    assert set(table.column("event").to_pylist()) == set(emulator.events)
+    assert table.column("time").to_pylist() == [date(2024, 1, 9)] * len(emulator.events)
+    first = emulator.events[0]
+    assert table.column("count").to_pylist()[0] == emulator.count(first, date(2024, 1, 9), unit="day")
