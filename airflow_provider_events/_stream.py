@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 from airflow_provider_events._series import PageRequest, SeriesQuery
@@ -18,15 +18,19 @@ Series = list[dict[str, Any]]
 FetchPage = Callable[[PageRequest, str], Coroutine[Any, Any, list[KeyedPoint]]]
 
 
-def plan(queries: Sequence[SeriesQuery]) -> list[tuple[str, SeriesQuery]]:
+def plan(queries: Sequence[SeriesQuery]) -> Iterator[tuple[str, SeriesQuery]]:
     """
     ``(event, query)`` in the order the series are handed on: each event, then its windows in order.
 
     Several windows (e.g. the segments of a day that spans a DST change, each in its own offset)
-    thus come out event by event, so records stay ordered by event, then time.
+    thus come out event by event, so records stay ordered by event, then time. Every query must
+    hold the same events. Lazy: nothing here grows with the number of events.
     """
-    events = dict.fromkeys(event for query in queries for event in query.events)
-    return [(event, query) for event in events for query in queries if event in query.events]
+    if any(query.events != queries[0].events for query in queries):
+        raise ValueError("every window streamed together must hold the same events, in the same order")
+    for event in queries[0].events if queries else ():
+        for query in queries:
+            yield event, query
 
 
 async def ordered_series(
