@@ -10,7 +10,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_events import DEFAULT_CONN_ID
 from airflow_provider_events._output import check_format
-from airflow_provider_events._window import UNIT_STEP, UNITS, interval_window, parse_ending_at
+from airflow_provider_events._timezone import timetable_zone
+from airflow_provider_events._window import UNITS, interval_segments, parse_ending_at, trailing_segments
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 ALL_EVENTS = "*"
 XCOM_WARN_ROWS = 10_000
 XCOM_WARN_BYTES = 1_000_000
+# Requests (length, ending_at) in order, oldest first; ending_at None means now.
+Window = list[tuple[int, datetime | None]]
 
 
 class EventSeriesOperator(BaseOperator):
@@ -106,12 +109,12 @@ class EventSeriesOperator(BaseOperator):
         """Check every argument, fetch every series, then return the records or write them."""
         names = self._event_names()
         output_format = self._resolve_format()
-        length, ending_at = self._window(context)
-        self._check_query(names, length, ending_at)
+        window = self._window(context)
+        self._check_query(names, window)
         hook = self._hook()
 
         events = names if names is not None else hook.list_events()
-        records = self._fetch(hook, events, length, ending_at)
+        records = self._fetch(hook, events, window)
         if self.output_path is None or output_format is None:
             self._warn_if_large(records)
             return records
@@ -145,9 +148,15 @@ class EventSeriesOperator(BaseOperator):
             )
         return resolve_format(self.output_path, self.output_format)
 
-    def _window(self, context: Context) -> tuple[int, datetime | None]:
-        """``(length, ending_at)`` of the window; ``ending_at`` None means now."""
+    def _window(self, context: Context) -> Window:
+        """
+        The window as requests ``(length, ending_at)``, oldest first; ``ending_at`` None means now.
+
+        Days are the local days of the DAG timetable's zone (UTC without one), one request per
+        stretch of constant UTC offset; any other window is one request.
+        """
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        zone = timetable_zone(context)
         if self.length is None:
             if self.ending_at is not None:
                 raise ValueError(
@@ -157,33 +166,32 @@ class EventSeriesOperator(BaseOperator):
             if start is None or end is None:
                 raise ValueError("this run has no data interval: pass length (and optionally ending_at)")
             try:
-                return interval_window(start, end, self.unit)
+                return list(interval_segments(start, end, self.unit, zone))
             except ValueError as err:
                 raise ValueError(
                     f"{err}, so the run's data interval holds no {self.unit}: pass length, or schedule the "
                     "DAG with data intervals, e.g. CronDataIntervalTimetable('@daily', timezone='UTC')"
                 ) from None
         if self.ending_at is not None:
-            return self.length, parse_ending_at(self.ending_at)
+            return [(self.length, parse_ending_at(self.ending_at))]
         if start is None or end is None:
-            return self.length, None
-        # The last bucket starting before the (exclusive) end, in the offset interval_window uses:
-        # the same ending_at as a length=None run over the same interval.
-        end_at = parse_ending_at(end).astimezone(parse_ending_at(start).tzinfo)
-        return self.length, interval_window(end_at - UNIT_STEP[self.unit], end_at, self.unit)[1]
+            return [(self.length, None)]
+        # The same last bucket as a length=None run over the same interval, in the same offset.
+        return list(trailing_segments(self.length, self.unit, start, end, zone))
 
-    def _check_query(self, names: list[str] | None, length: int, ending_at: datetime | None) -> None:
+    def _check_query(self, names: list[str] | None, window: Window) -> None:
         from airflow_provider_events._series import SeriesQuery
 
         # The hook checks the same way, but only after "*" has been listed: check before any request.
-        SeriesQuery.build(
-            names or ["*"],
-            length=length,
-            unit=self.unit,
-            ending_at=ending_at,
-            app_id=self.app_id,
-            segment_id=self.segment_id,
-        )
+        for length, ending_at in window:
+            SeriesQuery.build(
+                names or ["*"],
+                length=length,
+                unit=self.unit,
+                ending_at=ending_at,
+                app_id=self.app_id,
+                segment_id=self.segment_id,
+            )
 
     def _hook(self) -> EventsAnalyticsHook:
         import inspect
@@ -201,20 +209,22 @@ class EventSeriesOperator(BaseOperator):
 
     # -- fetching and output -----------------------------------------------------------------------
 
-    def _fetch(
-        self, hook: EventsAnalyticsHook, events: list[str], length: int, ending_at: datetime | None
-    ) -> list[dict[str, Any]]:
+    def _fetch(self, hook: EventsAnalyticsHook, events: list[str], window: Window) -> list[dict[str, Any]]:
         if not events:
             self.log.warning("The API lists no custom events: there is nothing to export")
             return []
-        series = hook.get_series_many(
-            events,
-            length=length,
-            unit=self.unit,
-            ending_at=ending_at,
-            app_id=self.app_id,
-            segment_id=self.segment_id,
-        )
+        series: dict[str, list[dict[str, Any]]] = {event: [] for event in events}
+        for length, ending_at in window:
+            part = hook.get_series_many(
+                events,
+                length=length,
+                unit=self.unit,
+                ending_at=ending_at,
+                app_id=self.app_id,
+                segment_id=self.segment_id,
+            )
+            for event in events:
+                series[event].extend(part[event])
         return [
             {"event": event, "time": point["time"], "count": point["count"]}
             for event in events
