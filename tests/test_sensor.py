@@ -7,7 +7,7 @@ import csv
 import importlib.util
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -318,8 +318,8 @@ def test_example_dag_waits_on_the_triggerer_then_runs_downstream(
     monkeypatch.setenv("EVENTS_GATED_POKE_INTERVAL", "0.1")
     monkeypatch.setenv("EVENTS_EXPORT_DIR", str(tmp_path))
     dag = _load_example_dag()
-    day = date(2024, 1, 1)
-    threshold = emulator.count("purchase", day, "day") + 5
+    day_hours = emulator.series("purchase", 24, "hour", ending_at="2024-01-01T23:00:00+00:00")
+    threshold = sum(point["count"] for point in day_hours) + 5
     # Crossed only after the sensor's own check and the first polls of the trigger.
     record_later(emulator, 5, datetime(2024, 1, 1, 12, tzinfo=timezone.utc), after_requests=3)
 

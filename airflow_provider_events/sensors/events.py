@@ -34,11 +34,23 @@ class EventCountSensor(BaseSensorOperator):
 
     The window is ``length`` buckets of ``unit`` ending with the bucket that holds ``ending_at``.
     With ``ending_at=None`` the window ends *now* at every check, so it moves while the sensor
-    waits. To count the run's own period instead, align it with the run, e.g. for a daily DAG
-    ``unit="day", length=1, ending_at="{{ data_interval_start }}"``: the same window on every
-    check, retry and rerun. (That needs a schedule with data intervals, such as
-    ``CronDataIntervalTimetable``: in Airflow 3 ``schedule="@daily"`` gives runs an empty interval
-    that starts at the run's own time.)
+    waits. To count the run's own period instead, pass ``length=None``: the window is then exactly
+    the run's data interval, as :class:`~airflow_provider_events.operators.events.EventSeriesOperator`
+    exports it, the same on every check, retry and rerun. Days are counted in the DAG timetable's
+    time zone (UTC without one), so a daily DAG scheduled in ``America/New_York`` waits on the New
+    York day that just ended:
+
+    - ``unit="hour", length=None`` sums the hours of the local day, 23, 24 or 25 of them: exact in
+      any zone, on every day of the year.
+    - ``unit="day", length=None`` asks for the one local day in that day's UTC offset (the offset of
+      its last instant): exact except on the two days a year the clocks change, when the API's day
+      is the 24 hours before the local day ends. A window of several days across such a change
+      cannot be one request and is refused: count its hours.
+
+    Aligning ``ending_at`` by hand (``ending_at="{{ data_interval_start }}"``) counts the UTC day
+    that holds the local midnight, which is the run's day only for DAGs scheduled in UTC. A run
+    needs a schedule with data intervals, such as ``CronDataIntervalTimetable``: in Airflow 3
+    ``schedule="@daily"`` gives runs an empty interval that starts at the run's own time.
 
     The total is pushed as the task's XCom ``return_value``. Authentication (401, 403), request
     (400, 404) and malformed-response errors fail the task at once in every mode, even with
@@ -51,7 +63,8 @@ class EventCountSensor(BaseSensorOperator):
 
     :param event: the custom event's name (templated)
     :param threshold: the total at which the sensor succeeds, an integer >= 0 (templated)
-    :param length: number of ``unit`` buckets in the window
+    :param length: number of ``unit`` buckets in the window; None means exactly the run's data
+        interval, in the DAG timetable's time zone (then leave ``ending_at`` unset)
     :param unit: ``"hour"`` or ``"day"``
     :param ending_at: the window ends with the bucket holding this instant: ISO 8601 string or
         datetime, naive means UTC; ``None`` means now, at each check (templated)
@@ -72,7 +85,7 @@ class EventCountSensor(BaseSensorOperator):
         *,
         event: str,
         threshold: int | str,
-        length: int = 1,
+        length: int | None = 1,
         unit: str = "hour",
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
@@ -101,6 +114,34 @@ class EventCountSensor(BaseSensorOperator):
 
         return EventsAnalyticsHook(self.events_conn_id, **self.hook_params)
 
+    def _align_with_run(self, context: Context) -> None:
+        """With ``length=None``, fix the window to the run's data interval, before any request."""
+        if self.length is not None:
+            return
+        from airflow_provider_events._timezone import timetable_zone
+        from airflow_provider_events._window import interval_segments
+
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if self.ending_at is not None or start is None or end is None:
+            raise ValueError(
+                "length=None counts the run's data interval: it needs a run with one (a schedule such as "
+                "CronDataIntervalTimetable) and no ending_at; otherwise pass length"
+            )
+        zone = timetable_zone(context)
+        try:
+            segments = interval_segments(start, end, self.unit, zone)
+        except ValueError as err:
+            raise ValueError(
+                f"{err}: pass length, or schedule the DAG with data intervals, e.g. "
+                "CronDataIntervalTimetable('@daily', timezone='UTC')"
+            ) from None
+        if len(segments) > 1:
+            raise ValueError(
+                f"the run's data interval spans a change of UTC offset in {zone}, so its days cannot be "
+                "counted in one request: pass unit='hour' to count its hours"
+            )
+        self.length, self.ending_at = segments[0]
+
     def _validate(self) -> int:
         """Check the rendered arguments before any request; return the threshold as an int."""
         threshold = coerce_threshold(self.threshold)
@@ -111,6 +152,7 @@ class EventCountSensor(BaseSensorOperator):
         """Fetch the window once and compare its total with the threshold."""
         from airflow_provider_events.triggers.events import total_count
 
+        self._align_with_run(context)
         threshold = self._validate()
         series = self.hook.get_series(self.event, **window_args(self))
         total = total_count(series)
@@ -123,6 +165,7 @@ class EventCountSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         """Validate, then wait in poke/reschedule mode, or check once and defer to the triggerer."""
+        self._align_with_run(context)
         self.threshold = self._validate()
         if not self.deferrable:
             return super().execute(context)
