@@ -33,12 +33,17 @@ class EventSeriesOperator(BaseOperator):
     Each record is ``{"event": str, "time": str, "count": int}``, ordered by event (in the order
     given, or listed by the API for ``"*"``) then time, oldest first; ``time`` is passed on as the
     API wrote it. Every page of every event is fetched concurrently by one
-    :meth:`~airflow_provider_events.hooks.events.EventsAnalyticsHook.get_series_many` call, and
-    nothing is written until all of them have arrived.
+    :meth:`~airflow_provider_events.hooks.events.EventsAnalyticsHook.get_series_many` call (one per
+    stretch of constant UTC offset, see below), and nothing is written until all have arrived.
 
     The window is, by default, exactly the run's data interval: the buckets of ``unit`` that
     start inside ``[data_interval_start, data_interval_end)``, so a daily run for 2024-01-01 with
     ``unit="hour"`` gives 24 points, 00:00 to 23:00. Reruns and backfills fetch the same window.
+    Days are the local days of the DAG timetable's time zone (UTC without one): a DAG scheduled in
+    ``America/New_York`` exports New York days, each sent in its own UTC offset so that it ends
+    when the local day ends; a window of days across a DST change is fetched as one request per
+    stretch of constant offset and joined in order. A day on which the clocks change is the API's
+    24 hours ending with it; its hours (23 or 25) are exact.
     Note that in Airflow 3 ``schedule="@daily"`` gives runs an empty data interval unless
     ``[scheduler] create_cron_data_intervals`` is on: use
     ``schedule=CronDataIntervalTimetable("@daily", timezone="UTC")``, or pass ``length``.
