@@ -15,9 +15,11 @@ def timetable_zone(context: Mapping[str, Any]) -> tzinfo | None:
     and ``schedule="@daily"`` takes the zone of ``start_date``); delta, event and asset timetables do
     not, and neither does a run without a DAG. The Task SDK's timetables name it ``timezone``
     (a zone name or a pendulum zone), the scheduler's ``_timezone``;
-    ``MultipleCronTriggerTimetable`` holds cron timetables that share one.
+    ``MultipleCronTriggerTimetable`` holds cron timetables that share one, and
+    ``AssetOrTimeSchedule`` the timetable of its time-based schedule.
     """
     timetable = getattr(context.get("dag"), "timetable", None)
+    timetable = getattr(timetable, "timetable", None) or timetable  # AssetOrTimeSchedule's schedule
     nested = getattr(timetable, "timetables", None)
     if isinstance(nested, list | tuple) and nested:
         timetable = nested[0]

@@ -8,6 +8,8 @@ import pendulum
 import pytest
 from airflow.sdk import (
     DAG,
+    Asset,
+    AssetOrTimeSchedule,
     CronDataIntervalTimetable,
     CronTriggerTimetable,
     DeltaDataIntervalTimetable,
@@ -32,8 +34,11 @@ def zone_name(schedule: object, **dag_kwargs: object) -> str | None:
         CronDataIntervalTimetable("@daily", timezone=pendulum.timezone("America/New_York")),
         CronTriggerTimetable("0 6 * * *", timezone="America/New_York"),
         MultipleCronTriggerTimetable("0 6 * * *", "0 18 * * *", timezone="America/New_York"),
+        AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable("0 6 * * *", timezone="America/New_York"), assets=[Asset("a")]
+        ),
     ],
-    ids=["cron-interval-name", "cron-interval-pendulum", "cron-trigger", "multiple-cron"],
+    ids=["cron-interval-name", "cron-interval-pendulum", "cron-trigger", "multiple-cron", "asset-or-time"],
 )
 def test_cron_timetables_give_their_zone(schedule: object) -> None:
     assert zone_name(schedule) == "America/New_York"
@@ -52,7 +57,9 @@ def test_the_schedulers_timetables_are_read_too() -> None:
     assert zone is not None and zone.utcoffset(datetime(2024, 7, 1)) == timedelta(hours=2)
 
 
-@pytest.mark.parametrize("schedule", [DeltaDataIntervalTimetable(timedelta(days=1)), None, "@once"])
+@pytest.mark.parametrize(
+    "schedule", [DeltaDataIntervalTimetable(timedelta(days=1)), None, "@once", [Asset("a")]]
+)
 def test_timetables_without_a_zone_give_none(schedule: object) -> None:
     assert zone_name(schedule) is None
 
