@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from datetime import date, datetime, time, timedelta, timezone
@@ -60,6 +61,13 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="dst-table-"))
+    try:
+        print_tables(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def print_tables(home: Path) -> None:
     (home / "dags").mkdir()
     (home / "dags" / "local_days.py").write_text(DAG_FILE.format(zones=list(WEEKS)))
     os.environ.update(
