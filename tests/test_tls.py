@@ -239,23 +239,29 @@ def test_a_connection_cut_during_the_handshake_stays_a_retried_network_error() -
 # -- the operator and the trigger over HTTPS -----------------------------------------------------------
 
 
-def test_dag_test_of_the_daily_export_over_https(airflow_db, https_emulator, private, tmp_path, monkeypatch):
+def test_dag_test_of_the_all_events_export_over_https(
+    airflow_db, https_emulator, private, tmp_path, monkeypatch
+):
+    # This example lists the names over requests and fetches the series over aiohttp: both over HTTPS.
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState
 
     connect(monkeypatch, https_emulator.url)
     monkeypatch.setenv("SSL_CERT_FILE", str(private.ca))
     monkeypatch.setenv("EVENTS_EXPORT_DIR", str(tmp_path))
-    dag = DagBag(dag_folder=str(REPO / "example_dags" / "example_events_daily_export.py")).dags[
-        "example_events_daily_export"
-    ]
+    bag = DagBag(dag_folder=str(REPO / "example_dags" / "example_events_all_events.py"))
+    dag = bag.dags["example_events_all_events"]
 
-    run = dag.test(logical_date=datetime(2024, 1, 2, tzinfo=timezone.utc))
+    run = dag.test(logical_date=datetime(2024, 1, 2, tzinfo=timezone.utc))  # a manual run: interval Jan 1
     assert run.state == DagRunState.SUCCESS
-    rows = (tmp_path / "hourly" / "2024-01-01.csv").read_text().splitlines()
-    expected = https_emulator.series("purchase", 24, "hour", ending_at="2024-01-01T23:00:00+00:00")
-    assert rows[1] == f"purchase,{expected[0]['time']},{expected[0]['count']}"
-    assert len(rows) == 1 + 2 * 24
+    lines = (tmp_path / "all_events" / "2024-01-01.jsonl").read_text().splitlines()
+    expected = [
+        {"event": event, **point}
+        for event in https_emulator.events
+        for point in https_emulator.series(event, 1, "day", ending_at="2024-01-01T00:00:00+00:00")
+    ]
+    assert sorted((json.loads(line) for line in lines), key=str) == sorted(expected, key=str)
+    assert len(lines) == len(https_emulator.events) > 1
 
 
 def trigger(**overrides: Any) -> EventCountTrigger:
