@@ -1,4 +1,4 @@
-"""Which certificates both transports trust, and what a failed TLS handshake means.
+"""Which certificates both transports trust (what a failed handshake means is ``_responses.tls_failure``).
 
 ``requests`` reads ``REQUESTS_CA_BUNDLE`` and ``CURL_CA_BUNDLE`` and trusts certifi's bundle by
 default; aiohttp reads ``SSL_CERT_FILE`` and trusts the system store. Left alone, a private CA set up
@@ -36,21 +36,23 @@ def resolve_verify(conn_id: str, extra: Mapping[str, Any] | None, environ: Mappi
     elif str(value).strip().lower() in _TRUE | _FALSE:
         verify = str(value).strip().lower() in _TRUE
     else:
-        return _existing_path(str(value), f"Connection {conn_id!r} has the extra 'verify'")
+        return _existing_path(
+            str(value), f"Connection {conn_id!r} has the extra 'verify' {value!r}", "true, false or "
+        )
     if verify is False:
         return False
     for name in CA_BUNDLE_VARIABLES:
         if environ.get(name):
-            return _existing_path(environ[name], f"The environment variable {name} is set to")
+            return _existing_path(environ[name], f"The environment variable {name} is {environ[name]!r}", "")
     return True
 
 
-def _existing_path(value: str, source: str) -> str:
+def _existing_path(value: str, source: str, choices: str) -> str:
     path = os.path.expanduser(value.strip())
     if not os.path.exists(path):
         raise EventsAnalyticsConfigError(
-            f"{source} {value!r}, but no such CA bundle exists on this machine. Set it to the path of the "
-            "CA bundle (PEM file or directory) that signed the instance's certificate, true, or false."
+            f"{source}, but no such CA bundle exists on this machine. Set it to {choices}the path of the "
+            "CA bundle (a PEM file or a directory) that signed the instance's certificate."
         )
     return path
 

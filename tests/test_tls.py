@@ -292,12 +292,15 @@ def test_the_trigger_ends_with_one_tls_error_event_at_once(https_emulator, monke
 # -- the connection form and the emulator's command line ------------------------------------------------
 
 
-def test_the_connection_form_describes_verify() -> None:
+def test_the_connection_form_shows_verify_with_its_description() -> None:
+    from airflow.providers_manager import ProvidersManager
+
     (conn,) = get_provider_info()["connection-types"]
-    field = conn["conn-fields"]["verify"]
-    assert field["label"]
+    assert conn["conn-fields"]["verify"]["label"] == "Verify TLS certificates"
+    widget = ProvidersManager().connection_form_widgets["extra__events_analytics__verify"]
+    assert widget.field_name == "verify"  # the key the UI writes into the extras
     for word in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "false"):
-        assert word in field["description"]
+        assert word in widget.field["description"]
 
 
 def test_the_cli_serves_https_with_the_given_certificate(private) -> None:
