@@ -60,6 +60,14 @@ def get_provider_info() -> dict[str, Any]:
                         "Leave off unless the instance sits behind a trusted network.",
                         "schema": {"type": ["boolean", "null"], "default": False},
                     },
+                    "verify": {
+                        "label": "Verify TLS certificates",
+                        "description": "true (default): trust the CA bundle named by REQUESTS_CA_BUNDLE, "
+                        "CURL_CA_BUNDLE or SSL_CERT_FILE, else certifi's bundle. A path: trust the CA "
+                        "bundle (PEM) at that path on the workers and the triggerer, e.g. a private CA's. "
+                        "false: no checks (warned about at every use).",
+                        "schema": {"type": ["string", "null"], "default": "true"},
+                    },
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "login", "port"],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_events import __version__
+from airflow_provider_events._tls import Verify, resolve_verify
 
 USER_AGENT = f"airflow-provider-events/{__version__}"
 _EXAMPLE = "https://rest.iad-01.example.com"
@@ -15,10 +18,11 @@ _EXAMPLE = "https://rest.iad-01.example.com"
 
 @dataclass(frozen=True)
 class ApiTarget:
-    """The instance's base URL and the REST API key (kept out of ``repr``)."""
+    """The instance's base URL, the REST API key (kept out of ``repr``) and the certificates to trust."""
 
     base_url: str
     api_key: str = field(repr=False)
+    verify: Verify = True
 
     def headers(self) -> dict[str, str]:
         """Headers every request carries."""
@@ -93,6 +97,8 @@ def target_from_connection(conn: Any) -> ApiTarget:
         port=conn.port,
         extra=conn.extra_dejson,
     )
+    # Decided once, here, for both transports: requests and aiohttp would each read another variable.
+    target = dataclasses.replace(target, verify=resolve_verify(conn.conn_id, conn.extra_dejson, os.environ))
     from airflow.sdk.log import mask_secret
 
     mask_secret(target.api_key)

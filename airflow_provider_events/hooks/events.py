@@ -31,6 +31,7 @@ from airflow_provider_events._series import (
     events_page_params,
     is_last_events_page,
 )
+from airflow_provider_events._tls import requests_verify, ssl_context, warn_if_unverified
 from airflow_provider_events._window import KeyedPoint
 
 T = TypeVar("T")
@@ -133,6 +134,15 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         # Extras are this provider's options, never request headers (HttpHook sends them as headers).
         return session
 
+    def get_conn(
+        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> Any:
+        """The HTTP provider's ``requests`` session, trusting the certificates aiohttp trusts too."""
+        session = super().get_conn(headers, extra_options)
+        ssl_context(self.target.verify)  # an unreadable CA bundle fails here as it would for aiohttp
+        session.verify = requests_verify(self.target.verify)
+        return session
+
     @property
     def session(self) -> Any:
         """The HTTP provider's ``requests`` session: ``/events/list`` and the connection test use it."""
@@ -149,7 +159,10 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         while (delay := self.budget.take()) > 0:
             time.sleep(delay)
         try:
-            response = self.session.get(self.base_url + endpoint, params=params, timeout=self.timeout)
+            # verify per request: requests lets REQUESTS_CA_BUNDLE override the session's own setting.
+            response = self.session.get(
+                self.base_url + endpoint, params=params, timeout=self.timeout, verify=self.session.verify
+            )
         except requests.RequestException as err:
             raise network_error(endpoint, err, (self.target.api_key,)) from None
         self.budget.observe(response.headers)
@@ -162,6 +175,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
     ) -> T:
         from tenacity import Retrying
 
+        warn_if_unverified(self.log, self.events_conn_id, self.target.verify)
         self.log.debug("GET %s %s", endpoint, params)
         for attempt in Retrying(**policy.tenacity_kwargs(self.log, f"GET {endpoint}")):
             with attempt:
@@ -305,10 +319,11 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         # Not trust_env: with it, a ~/.netrc entry for the host clashes with the Bearer header; the
         # proxy settings of the environment are read once here instead, as requests would.
         self._proxy = _environment_proxy(self._target.base_url)
+        warn_if_unverified(self.log, self.events_conn_id, self._target.verify)
         return aiohttp.ClientSession(
             headers=self._target.headers(),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
-            connector=aiohttp.TCPConnector(limit=self.max_concurrency),
+            connector=aiohttp.TCPConnector(limit=self.max_concurrency, ssl=ssl_context(self._target.verify)),
         )
 
     async def _get_once(self, http: Any, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
