@@ -62,7 +62,7 @@ purchase_surge = Asset(
 )
 
 
-@task
+@task(multiple_outputs=False)  # one XCom: the crossing as a whole
 def read_crossing(triggering_asset_events: Any = None) -> dict[str, Any]:
     """The newest crossing that started this run, and where its window's export goes."""
     events = triggering_asset_events.get(purchase_surge, []) if triggering_asset_events else []
