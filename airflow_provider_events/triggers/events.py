@@ -288,7 +288,8 @@ class EventCountCrossingTrigger(BaseEventTrigger):
         failures = 0
         while True:
             try:
-                hook = hook or EventsAnalyticsAsyncHook(self.events_conn_id, **self.hook_params)
+                if hook is None:
+                    hook = EventsAnalyticsAsyncHook(self.events_conn_id, **self.hook_params)
                 if was_above is None:
                     was_above = await self._recall(store)
                 series = await hook.get_series(self.event, **window_args(self))
