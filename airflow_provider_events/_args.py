@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
@@ -66,7 +66,7 @@ def check_literal_window(
         return value if is_literal(value) else None
 
     SeriesQuery.build(
-        [event if isinstance(event, str) and is_literal(event) else "templated" for event in events],
+        [cast(str, event) if is_literal(event) else "templated" for event in events],
         length=length,  # type: ignore[arg-type]
         unit=unit,  # type: ignore[arg-type]
         ending_at=given(ending_at),

@@ -39,7 +39,7 @@ def require_listed(requested: Iterable[str], listed: Sequence[str]) -> None:
         for name, near in list(unknown.items())[:_NAMED]
     ]
     more = f" and {len(unknown) - _NAMED} more" if len(unknown) > _NAMED else ""
-    listing = f"{len(listed)} names" if listed else "no names at all"
+    listing = f"{len(listed)} name{'' if len(listed) == 1 else 's'}" if listed else "no names at all"
     raise EventsAnalyticsConfigError(
         f"Unknown event name(s) {'; '.join(parts)}{more}: /events/list holds {listing}, and names are "
         "case-sensitive and taken as given. Fix the name, or pass check_event_names=False to fetch "

@@ -103,7 +103,7 @@ def check_writable(path: str) -> None:
     problem = _probe_folder(folder)
     if problem:
         raise EventsAnalyticsConfigError(
-            f"output_path {path!r} cannot be written: {problem} in {folder}. "
+            f"output_path {path!r} cannot be written: creating a file in {folder} failed with {problem}. "
             "Choose a folder the worker can write to."
         )
 
@@ -117,7 +117,7 @@ def _probe_folder(folder: str) -> str | None:
             pass
         os.unlink(probe)
     except OSError as err:
-        return f"{type(err).__name__}: {err.strerror or err}"
+        return f"{type(err).__name__} ({err.strerror or err})"
     return None
 
 
