@@ -40,7 +40,7 @@ class Case:
     operator: dict[str, Any] | None = None  # None: does not apply to the operator
     sensor: dict[str, Any] | None = None  # None: does not apply to the sensor
     fault: Fault | None = None  # queued (many times) before the run
-    kill_after: int | None = None  # stop the emulator once it has answered this many series requests
+    kill_after: int | None = None  # stop the emulator once it has received this many series requests
     note: str = ""
 
 
@@ -84,7 +84,8 @@ def cases() -> list[Case]:
         Case('threshold "abc"', sensor={"threshold": "abc"}),
         Case("TLS against a plain server", **both(events_conn_id="tls_to_plain"), note="issue 14"),
         Case("read timeout", **both(), fault=Fault(delay=HOOK["timeout"] + 0.5, path=SERIES)),
-        Case("server killed mid-export", **both(), kill_after=12),
+        # Series answers held back, so that pages are in flight when the server goes.
+        Case("server killed mid-export", **both(), fault=Fault(delay=1.0, path=SERIES), kill_after=1),
     ]
 
 
