@@ -307,6 +307,20 @@ def test_bad_rendered_arguments_fail_before_any_request(
     assert emulator.request_count() == 0
 
 
+def test_an_unwritable_folder_fails_before_any_request_and_a_bad_window_creates_none(
+    emulator, events_conn, tmp_path
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(EventsAnalyticsConfigError, match="cannot be written: creating a file in"):
+        operator(event="purchase", output_path=str(tmp_path / "a-file" / "out.csv")).execute(DAY)
+    with pytest.raises(EventsAnalyticsConfigError, match="ending_at needs length"):
+        operator(
+            event="purchase", ending_at="2024-01-01", output_path=str(tmp_path / "new" / "out.csv")
+        ).execute(DAY)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+    assert emulator.request_count() == 0
+
+
 # -- templating, lineage, the example DAGs ----------------------------------------------------------
 
 

@@ -129,6 +129,10 @@ class EventSeriesOperator(BaseOperator):
         output_format = self._resolve_format()
         length, ending_at = self._window(context)
         self._check_query(names, length, ending_at)
+        if self.output_path is not None:  # last of the checks: it creates the folder
+            from airflow_provider_events._output import check_writable
+
+            check_writable(self.output_path)
         hook = self._hook()
 
         events = hook.list_events() if names is None else self._listed(hook, names)
@@ -141,7 +145,7 @@ class EventSeriesOperator(BaseOperator):
     # -- arguments, all checked before the first request -------------------------------------------
 
     def _resolve_format(self) -> str | None:
-        from airflow_provider_events._output import check_writable, resolve_format
+        from airflow_provider_events._output import resolve_format
 
         if self.output_path is None:
             return None
@@ -149,9 +153,7 @@ class EventSeriesOperator(BaseOperator):
             raise EventsAnalyticsConfigError(
                 f"output_path must be a non-empty path or URL, or None, got {self.output_path!r}"
             )
-        output_format = resolve_format(self.output_path, self.output_format)
-        check_writable(self.output_path)
-        return output_format
+        return resolve_format(self.output_path, self.output_format)
 
     def _window(self, context: Context) -> tuple[int, datetime | None]:
         """``(length, ending_at)`` of the window; ``ending_at`` None means now."""
