@@ -165,11 +165,21 @@ def check_events_page(payload: dict[str, Any], endpoint: str) -> list[str]:
     return events
 
 
-def network_error(endpoint: str, error: BaseException, secrets: Iterable[str] = ()) -> EventsAnalyticsError:
+def network_error(
+    endpoint: str, error: BaseException, secrets: Iterable[str] = (), *, timeout: float | None = None
+) -> EventsAnalyticsError:
     """The error for a request that got no (complete) answer: refused, timed out, cut off, TLS refused."""
     tls = tls_failure(endpoint, error, secrets)
     if tls is not None:
         return tls
+    if timeout is not None and _is_timeout(error):
+        # A timeout's own text is empty (aiohttp) or a pool repr (requests): the wait is what helps.
+        return EventsAnalyticsServerError(
+            f"GET {endpoint} got no answer within {timeout:g} s ({type(error).__name__}): the instance "
+            "is slow or unreachable; raise hook_params timeout if its answers take longer",
+            status_code=None,
+            endpoint=endpoint,
+        )
     detail = redact(str(error), secrets)[:_MAX_MESSAGE] or "no detail"
     return EventsAnalyticsServerError(
         f"GET {endpoint} got no answer: {type(error).__name__}: {detail}", status_code=None, endpoint=endpoint
@@ -227,3 +237,18 @@ def _ssl_cause(error: BaseException) -> Any:
         linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
         pending.extend(e for e in linked if isinstance(e, BaseException) and id(e) not in seen)
     return found
+
+
+def _is_timeout(error: BaseException) -> bool:
+    # asyncio's and aiohttp's are TimeoutError; requests' Read- and ConnectTimeout derive from its Timeout.
+    return isinstance(error, TimeoutError) or any(cls.__name__ == "Timeout" for cls in type(error).__mro__)
+
+
+def in_context(error: EventsAnalyticsError, context: str) -> EventsAnalyticsError:
+    """The same error with ``context`` (which event, which window) added to its message."""
+    return type(error)(
+        f"{error} [{context}]",
+        status_code=error.status_code,
+        endpoint=error.endpoint,
+        retry_after=error.retry_after,
+    )

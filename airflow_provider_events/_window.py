@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError
+
 UNITS = ("day", "hour")
 MAX_PAGE_LENGTH = 100
 UNIT_STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
@@ -28,13 +30,13 @@ class Page:
 
 
 def check_series_args(event: object, length: object, unit: object) -> None:
-    """Raise ``ValueError`` naming the first bad argument of a series request."""
+    """Raise :class:`EventsAnalyticsConfigError` (a ``ValueError``) naming the first bad argument."""
     if not isinstance(event, str) or not event.strip():
-        raise ValueError(f"event must be a non-empty string, got {event!r}")
+        raise EventsAnalyticsConfigError(f"event must be a non-empty string, got {event!r}")
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ValueError(f"length must be an integer >= 1, got {length!r}")
+        raise EventsAnalyticsConfigError(f"length must be an integer >= 1, got {length!r}")
     if unit not in UNITS:
-        raise ValueError(f"unit must be 'day' or 'hour', got {unit!r}")
+        raise EventsAnalyticsConfigError(f"unit must be 'day' or 'hour', got {unit!r}")
 
 
 def parse_ending_at(value: str | datetime | None, now: datetime | None = None) -> datetime:
@@ -56,11 +58,13 @@ def parse_ending_at(value: str | datetime | None, now: datetime | None = None) -
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(
+            raise EventsAnalyticsConfigError(
                 f"ending_at must be an ISO 8601 date-time such as 2024-01-31T23:00:00+00:00, got {value!r}"
             ) from None
     else:
-        raise ValueError(f"ending_at must be an ISO 8601 string, a datetime or None, got {value!r}")
+        raise EventsAnalyticsConfigError(
+            f"ending_at must be an ISO 8601 string, a datetime or None, got {value!r}"
+        )
     offset = moment.utcoffset()
     if offset is None:
         return moment.replace(tzinfo=timezone.utc)

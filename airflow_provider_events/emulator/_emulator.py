@@ -46,6 +46,9 @@ class EventsEmulator:
 
     :param api_key: the only key accepted, as ``Authorization: Bearer <api_key>``.
     :param events: names served by ``/events/list``; an int N gives ``event_0000`` .. ``event_{N-1}``.
+        Any other name counts zero in every bucket, recorded events included: what the real
+        service answers for a name it does not know is not documented, and zeros are the answer
+        that hides a typo best, which is what a client must not trust.
     :param latency: seconds from a request's arrival to its answer (may be changed while running);
         the emulator's own work happens within it.
     :param rate_limit: requests allowed per window, shared by all endpoints.
@@ -171,6 +174,8 @@ class EventsEmulator:
         if unit not in UNITS:
             raise ValueError(f'unit must be "day" or "hour", got {unit!r}')
         start = floor_bucket(as_fixed(bucket_start), unit)
+        if event not in self.events:
+            return 0
         return self._bucket_count((event, app_id or None, segment_id or None), start, unit)
 
     def _bucket_count(self, key: SeriesKey, start: datetime, unit: str) -> int:
@@ -225,10 +230,11 @@ class EventsEmulator:
         return self._points(EmulatorQuery(event, length, unit, moment, app_id, segment_id))
 
     def _points(self, query: EmulatorQuery) -> list[dict[str, Any]]:
+        listed = query.event in self.events  # once a request: the list may hold thousands of names
         return [
             {
                 "time": format_bucket(start, query.unit, self.response_tz),
-                "count": self._bucket_count(query.key, start, query.unit),
+                "count": self._bucket_count(query.key, start, query.unit) if listed else 0,
             }
             for start in bucket_starts(query.ending_at, query.length, query.unit)
         ]

@@ -15,6 +15,7 @@ from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from airflow_provider_events import DEFAULT_CONN_ID, exceptions
 from airflow_provider_events._retry import RetryPolicy
 from airflow_provider_events._series import window_args
+from airflow_provider_events._types import Unit
 from airflow_provider_events._window import check_series_args, format_ending_at, parse_ending_at
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsError
 
@@ -79,7 +80,7 @@ class EventCountTrigger(BaseTrigger):
         event: str,
         threshold: int,
         length: int = 1,
-        unit: str = "hour",
+        unit: Unit = "hour",
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
         segment_id: str | None = None,
