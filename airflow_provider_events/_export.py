@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 from urllib.parse import quote
 
-from airflow_provider_events._output import StagedFiles, check_local_target
+from airflow_provider_events._output import StagedFiles, check_writable
 from airflow_provider_events._writers import RecordWriter, open_writer, require_pyarrow
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
@@ -136,10 +136,10 @@ def open_export(path: str, output_format: str, unit: str) -> Export:
     An :class:`Export` to ``path``, after checking everything that can fail before a request.
 
     Raises :class:`EventsAnalyticsConfigError` for an unknown placeholder, Parquet without
-    pyarrow, or a local target that cannot be written.
+    pyarrow, or a local target that cannot be written (checked last: it creates the folder).
     """
     partition_fields(path)
     if output_format == "parquet":
         require_pyarrow()
-    check_local_target(path)
+    check_writable(path)
     return Export(path, output_format, unit)

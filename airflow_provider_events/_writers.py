@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any, Protocol
 
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
@@ -22,7 +22,7 @@ class RecordWriter(Protocol):
 
     rows: int
 
-    def write(self, event: str, points: Sequence[dict[str, Any]]) -> None: ...
+    def write(self, event: str, points: Sequence[Mapping[str, Any]]) -> None: ...
 
     def buffered(self) -> int: ...
 
@@ -59,7 +59,7 @@ class CsvWriter(_TextWriter):
         self.csv = csv.writer(self.text, lineterminator="\n")
         self.csv.writerow(FIELDS)
 
-    def write(self, event: str, points: Sequence[dict[str, Any]]) -> None:
+    def write(self, event: str, points: Sequence[Mapping[str, Any]]) -> None:
         self.csv.writerows((event, point["time"], point["count"]) for point in points)
         self.rows += len(points)
 
@@ -67,7 +67,7 @@ class CsvWriter(_TextWriter):
 class JsonLinesWriter(_TextWriter):
     """One JSON object a line."""
 
-    def write(self, event: str, points: Sequence[dict[str, Any]]) -> None:
+    def write(self, event: str, points: Sequence[Mapping[str, Any]]) -> None:
         self.text.writelines(_json(event, point) + "\n" for point in points)
         self.rows += len(points)
 
@@ -79,7 +79,7 @@ class JsonWriter(_TextWriter):
         super().__init__(handle)
         self.text.write("[")
 
-    def write(self, event: str, points: Sequence[dict[str, Any]]) -> None:
+    def write(self, event: str, points: Sequence[Mapping[str, Any]]) -> None:
         for point in points:
             self.text.write(("," if self.rows else "") + _json(event, point))
             self.rows += 1
@@ -107,7 +107,7 @@ class ParquetWriter:
         self.columns: tuple[list[str], list[Any], list[int]] = ([], [], [])
         self.rows = 0
 
-    def write(self, event: str, points: Sequence[dict[str, Any]]) -> None:
+    def write(self, event: str, points: Sequence[Mapping[str, Any]]) -> None:
         from airflow_provider_events._window import point_key
 
         events, times, counts = self.columns
@@ -158,6 +158,6 @@ def open_writer(handle: IO[bytes], output_format: str, unit: str) -> RecordWrite
     raise ValueError(f"no writer for output_format {output_format!r}")
 
 
-def _json(event: str, point: dict[str, Any]) -> str:
+def _json(event: str, point: Mapping[str, Any]) -> str:
     record = {"event": event, "time": point["time"], "count": point["count"]}
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))

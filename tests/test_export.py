@@ -149,7 +149,7 @@ def test_unknown_placeholders_are_config_errors(path: str, message: str) -> None
 
 def test_a_local_target_that_cannot_be_written_fails_before_anything(tmp_path: Path) -> None:
     (tmp_path / "blocker").write_text("a file, not a folder")
-    with pytest.raises(EventsAnalyticsConfigError, match=r"cannot be written: .* choose a folder"):
+    with pytest.raises(EventsAnalyticsConfigError, match=r"cannot be written: .* Choose a folder"):
         open_export(str(tmp_path / "blocker" / "sub" / "{day}.csv"), "csv", "day")
     (tmp_path / "folder.csv").mkdir()
     with pytest.raises(EventsAnalyticsConfigError, match="is a folder: name a file in it"):
