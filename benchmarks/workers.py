@@ -91,7 +91,6 @@ def run_workers(folder: Path, workers: int, events: int) -> dict[str, Any]:
 def run_many_workers(report: Report, workers: int = WORKERS, events: int = EVENTS_PER_WORKER) -> None:
     """Scenario 6: the workers against one budget; 429 share, time against the floor, exactness."""
     requests_n = workers * events * math.ceil(DAYS / PAGE)
-    floor = requests_n / RATE_LIMIT
     with (
         tempfile.TemporaryDirectory(prefix="events-bench-") as tmp,
         emulator(latency_ms=LATENCY_MS, events=workers * events, rate_limit=RATE_LIMIT, rate_window=1,
@@ -107,12 +106,16 @@ def run_many_workers(report: Report, workers: int = WORKERS, events: int = EVENT
         )
     answers = sum(statuses.values())
     share = statuses.get(429, 0) / max(answers, 1)
+    # Every answer that got through (series pages, and each task's listing of the names) used the
+    # budget: the floor is the time the budget needs to let them all through.
+    floor = statuses.get(200, 0) / RATE_LIMIT
     row = Row(f"6 {workers} workers, {RATE_LIMIT} req/s", seconds, 1, limit_s=floor)
     row.count_429 = statuses.get(429, 0)
     row.note = (
-        f"{workers} processes x {events} events x {DAYS} d = {requests_n} series requests sharing one "
-        f"budget of {RATE_LIMIT}/s ({LATENCY_MS:.0f} ms latency); limit = the budget's floor "
-        f"{floor:.1f} s; answers {dict(statuses)}: 429 share {share:.1%}"
+        f"{workers} processes x {events} events x {DAYS} d = {requests_n} series requests (and each "
+        f"task's listing) sharing one budget of {RATE_LIMIT}/s ({LATENCY_MS:.0f} ms latency); limit = "
+        f"the budget's floor, 200 answers / {RATE_LIMIT} per s = {floor:.2f} s; answers "
+        f"{dict(statuses)}: 429 share {share:.1%}"
     )
     report.rows.append(row)
     report.details["workers"] = {"statuses": dict(statuses), "seconds": seconds, "floor": floor, **outcome}
