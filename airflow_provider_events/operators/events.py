@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_events import DEFAULT_CONN_ID
 from airflow_provider_events._output import check_format
+from airflow_provider_events._run_interval import fill_run_interval, run_interval
 from airflow_provider_events._window import UNIT_STEP, UNITS, interval_window, parse_ending_at
 
 if TYPE_CHECKING:
@@ -102,6 +103,11 @@ class EventSeriesOperator(BaseOperator):
         self.events_conn_id = events_conn_id
         self.hook_params = dict(hook_params or {})
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as usual, in a run without a logical date with the interval it exports."""
+        fill_run_interval(context)  # type: ignore[arg-type]
+        super().render_template_fields(context, jinja_env)
+
     def execute(self, context: Context) -> list[dict[str, Any]] | str:
         """Check every argument, fetch every series, then return the records or write them."""
         names = self._event_names()
@@ -147,7 +153,7 @@ class EventSeriesOperator(BaseOperator):
 
     def _window(self, context: Context) -> tuple[int, datetime | None]:
         """``(length, ending_at)`` of the window; ``ending_at`` None means now."""
-        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        start, end = run_interval(context)  # type: ignore[arg-type]
         if self.length is None:
             if self.ending_at is not None:
                 raise ValueError(
