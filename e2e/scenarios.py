@@ -176,13 +176,20 @@ def the_key_is_in_no_task_log_and_no_log_file(dep: Deployment) -> None:
 
 
 def connection_form_in_a_browser(dep: Deployment) -> None:
-    from e2e.browser import connection_form_screenshot
+    from e2e.browser import visit_connection_form
 
     path = ROOT / "connection-form.png"
-    labels = connection_form_screenshot(dep, path)
-    assert {"Instance URL", "REST API key"} <= set(labels), labels
-    assert not {"Port", "Login", "Schema"} & set(labels), labels
-    print(f"      screenshot {path.relative_to(ROOT.parent)}; form labels {labels}")
+    visit = visit_connection_form(dep, path)
+    assert {"Instance URL", "REST API key"} <= set(visit.labels), visit.labels
+    assert not {"Port", "Login", "Schema"} & set(visit.labels), visit.labels
+    print(f"      screenshot {path.relative_to(ROOT.parent)}; form labels {visit.labels}")
+    (status, posted, answer), (status_with_port, _, answer_with_port) = visit.tests
+    # Airflow 3.3's quirk, documented in the README: the form hides the port, Test posts port 0
+    # with the masked key, and the server refuses it; once a port is stored, Test is green.
+    assert (status, posted["port"], posted["password"]) == (400, 0, "***"), (status, posted)
+    assert "differs from the stored connection" in answer["detail"], answer
+    assert status_with_port == 200 and answer_with_port["status"] is True, answer_with_port
+    print(f"      Test button: {status} {answer['detail'][:50]}...; with a stored port: {answer_with_port}")
 
 
 SCENARIOS: list[Scenario] = [
@@ -193,6 +200,6 @@ SCENARIOS: list[Scenario] = [
     reschedule_mode_sensor,
     mapped_export,
     a_wrong_key_fails_the_first_try_without_hammering,
-    the_key_is_in_no_task_log_and_no_log_file,
     connection_form_in_a_browser,
+    the_key_is_in_no_task_log_and_no_log_file,  # last: after every step that handled the key
 ]
