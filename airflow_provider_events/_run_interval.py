@@ -41,6 +41,28 @@ def fill_run_interval(context: MutableMapping[str, Any]) -> None:
         context["data_interval_start"], context["data_interval_end"] = start, end
 
 
+class InferredIntervalTemplates:
+    """
+    Operator mixin: in a run without a logical date, templates render with the inferred interval.
+
+    ``{{ data_interval_start | ds }}`` then names the day the task exports, as in a scheduled run.
+    """
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        fill_run_interval(context)
+        super().render_template_fields(context, jinja_env)  # type: ignore[misc]
+
+    def _do_render_template_fields(
+        self, parent: Any, template_fields: Any, context: Any, jinja_env: Any, seen_oids: Any
+    ) -> None:
+        # A mapped task (.partial().expand()) renders its unmapped copy through here only.
+        if parent is self:
+            fill_run_interval(context)
+        super()._do_render_template_fields(  # type: ignore[misc]
+            parent, template_fields, context, jinja_env, seen_oids
+        )
+
+
 def _core_timetable(timetable: Any) -> Any:
     # A DAG file's timetable is the Task SDK's declaration; the scheduler's class of the same name
     # holds the arithmetic. Imported here: airflow-core is heavy, and only such runs need it.

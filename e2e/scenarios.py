@@ -133,16 +133,19 @@ def reschedule_mode_sensor(dep: Deployment) -> None:
     assert run["state"] == "success", run["state"]
 
 
-def mapped_export(dep: Deployment) -> None:
+def mapped_export_with_and_without_a_logical_date(dep: Deployment) -> None:
     dag_id, events = "e2e_mapped_export", ("app_open", "purchase", "signup")
-    run_id = dep.trigger(dag_id, LOGICAL_DATE)
-    assert dep.wait_for_run(dag_id, run_id)["state"] == "success"
-    tis = sorted(dep.task_instances(dag_id, run_id), key=lambda ti: ti["map_index"])
-    assert [(ti["map_index"], ti["state"]) for ti in tis] == [(i, "success") for i in range(len(events))]
-    for index, event in enumerate(events):
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/export_each/xcomEntries/return_value"
-        value = dep.api("GET", path, params={"map_index": index, "deserialize": "true"})["value"]
-        assert value == _expected(dep, (event,), 24, "hour", f"{DAY}T23:00:00+00:00"), (event, value)
+    for logical in (LOGICAL_DATE, None):
+        run_id = dep.trigger(dag_id, logical)
+        run = dep.wait_for_run(dag_id, run_id)
+        assert run["state"] == "success", (logical, run["state"])
+        tis = sorted(dep.task_instances(dag_id, run_id), key=lambda ti: ti["map_index"])
+        assert [(ti["map_index"], ti["state"]) for ti in tis] == [(i, "success") for i in range(len(events))]
+        day = DAY if logical else _day_before(run["run_after"])
+        for index, event in enumerate(events):
+            rows = _rows(dep.exports / "mapped" / f"{day}-{index}.csv")
+            assert rows == _expected(dep, (event,), 24, "hour", f"{day}T23:00:00+00:00"), (logical, event)
+        print(f"      logical_date={logical}: {len(tis)} mapped exports to mapped/{day}-<i>.csv")
 
 
 def a_wrong_key_fails_the_first_try_without_hammering(dep: Deployment) -> None:
@@ -198,7 +201,7 @@ SCENARIOS: list[Scenario] = [
     example_dags_with_and_without_a_logical_date,
     gated_sensor_defers_then_events_arrive,
     reschedule_mode_sensor,
-    mapped_export,
+    mapped_export_with_and_without_a_logical_date,
     a_wrong_key_fails_the_first_try_without_hammering,
     connection_form_in_a_browser,
     the_key_is_in_no_task_log_and_no_log_file,  # last: after every step that handled the key

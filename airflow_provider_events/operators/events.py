@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_events import DEFAULT_CONN_ID
 from airflow_provider_events._output import check_format
-from airflow_provider_events._run_interval import fill_run_interval, run_interval
+from airflow_provider_events._run_interval import InferredIntervalTemplates, run_interval
 from airflow_provider_events._window import UNIT_STEP, UNITS, interval_window, parse_ending_at
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ XCOM_WARN_ROWS = 10_000
 XCOM_WARN_BYTES = 1_000_000
 
 
-class EventSeriesOperator(BaseOperator):
+class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     """
     Fetch the counts of one, several or every custom event and return them or write them to a file.
 
@@ -102,11 +102,6 @@ class EventSeriesOperator(BaseOperator):
         self.output_format = output_format
         self.events_conn_id = events_conn_id
         self.hook_params = dict(hook_params or {})
-
-    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render as usual, in a run without a logical date with the interval it exports."""
-        fill_run_interval(context)  # type: ignore[arg-type]
-        super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Context) -> list[dict[str, Any]] | str:
         """Check every argument, fetch every series, then return the records or write them."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_events import DEFAULT_CONN_ID
-from airflow_provider_events._run_interval import fill_run_interval
+from airflow_provider_events._run_interval import InferredIntervalTemplates
 from airflow_provider_events._series import SeriesQuery, window_args
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def coerce_threshold(value: object) -> int:
     raise ValueError(f"threshold must be an integer >= 0, got {value!r}")
 
 
-class EventCountSensor(BaseSensorOperator):
+class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
     """
     Wait until the count of a custom event, summed over a window, reaches ``threshold``.
 
@@ -107,11 +107,6 @@ class EventCountSensor(BaseSensorOperator):
         threshold = coerce_threshold(self.threshold)
         SeriesQuery.build([self.event], **window_args(self))
         return threshold
-
-    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render as usual; a run without a logical date gets its timetable's last complete interval."""
-        fill_run_interval(context)  # type: ignore[arg-type]
-        super().render_template_fields(context, jinja_env)
 
     def poke(self, context: Context) -> PokeReturnValue:
         """Fetch the window once and compare its total with the threshold."""
