@@ -149,14 +149,13 @@ class Deployment:
         self.token = wait_for("the API server's login", self._token, timeout=120)
         self.http.headers["Authorization"] = f"Bearer {self.token}"
 
-    def _start_emulator(self) -> None:
+    def _start_emulator(self, port: int = 0) -> None:
         port_file = ROOT / "emulator.port"
+        port_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "airflow_provider_events.emulator", "--port-file", str(port_file)]
-        self._spawn("emulator", [*command, "--api-key", self.api_key, "--verbose"])
-        port = wait_for(
-            "the emulator's port file", lambda: port_file.read_text().strip(), timeout=30, every=0.1
-        )
-        self.emulator_url = f"http://127.0.0.1:{port}"
+        self._spawn("emulator", [*command, "--port", str(port), "--api-key", self.api_key, "--verbose"])
+        bound = wait_for("the emulator's port", lambda: port_file.read_text().strip(), timeout=30, every=0.1)
+        self.emulator_url = f"http://127.0.0.1:{bound}"
 
     def _token(self) -> str | None:
         self._check_alive()
@@ -190,8 +189,8 @@ class Deployment:
         self.processes.clear()
         self.http.close()
 
-    def restart(self, component: str) -> None:
-        """Stop one component's process group and start it again (e.g. the triggerer)."""
+    def stop_component(self, component: str) -> None:
+        """End one component's process group (``"triggerer"``, ``"emulator"``, ...): TERM, then KILL."""
         process = self.processes.pop(component)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -200,7 +199,21 @@ class Deployment:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
-        self._spawn(component, [str(Path(sys.executable).with_name("airflow")), component])
+
+    def start_component(self, component: str) -> None:
+        """
+        Start a stopped component again. The emulator comes back on its old port (an outage's end),
+        without the events recorded before: they lived in the stopped process.
+        """
+        if component == "emulator":
+            self._start_emulator(port=int(self.emulator_url.rsplit(":", 1)[1]))
+        else:
+            self._spawn(component, [str(Path(sys.executable).with_name("airflow")), component])
+
+    def restart(self, component: str) -> None:
+        """Stop one component's process group and start it again (e.g. the triggerer)."""
+        self.stop_component(component)
+        self.start_component(component)
 
     def listening(self) -> list[int]:
         """The deployment's ports that still accept connections (empty once it is stopped)."""
