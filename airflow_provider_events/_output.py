@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
+
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 FORMATS = ("csv", "json", "jsonl")
 FIELDS = ("event", "time", "count")
@@ -22,9 +24,11 @@ _SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "json
 
 
 def check_format(output_format: str | None) -> None:
-    """Raise ``ValueError`` unless ``output_format`` is None or one of :data:`FORMATS`."""
+    """Raise a config error unless ``output_format`` is None or one of :data:`FORMATS`."""
     if output_format is not None and output_format not in FORMATS:
-        raise ValueError(f"output_format must be one of {', '.join(FORMATS)} or None, got {output_format!r}")
+        raise EventsAnalyticsConfigError(
+            f"output_format must be one of {', '.join(FORMATS)} or None, got {output_format!r}"
+        )
 
 
 def resolve_format(path: str, output_format: str | None) -> str:
@@ -34,14 +38,14 @@ def resolve_format(path: str, output_format: str | None) -> str:
         return output_format
     suffix = os.path.splitext(_local_path(path) or urlsplit(path).path)[1].lower()
     if suffix not in _SUFFIXES:
-        raise ValueError(
+        raise EventsAnalyticsConfigError(
             f"output_path {path!r} has the suffix {suffix or '(none)'!r}, which names no output format: "
             f"use {', '.join(_SUFFIXES)} or pass output_format ({', '.join(FORMATS)})"
         )
     return _SUFFIXES[suffix]
 
 
-def serialise(records: Sequence[dict[str, Any]], output_format: str) -> bytes:
+def serialise(records: Sequence[Mapping[str, Any]], output_format: str) -> bytes:
     """UTF-8 bytes: CSV with an ``event,time,count`` header, one JSON array, or one object per line."""
     import csv
     import io
@@ -82,6 +86,41 @@ def write_output(path: str, data: bytes) -> str:
     return local
 
 
+def check_writable(path: str) -> None:
+    """
+    Raise :class:`EventsAnalyticsConfigError` unless a file can be created in a local target's folder.
+
+    Called before any request, so that a folder the worker cannot write fails the task before the
+    export, not after it. The folder is created (as the write would) and a probe file created and
+    removed; placeholders such as ``{event}`` in the folder are left for the write to fill in.
+    """
+    local = _local_path(path)
+    if local is None:
+        return
+    folder = os.path.dirname(local)
+    while "{" in folder:
+        folder = os.path.dirname(folder)
+    problem = _probe_folder(folder)
+    if problem:
+        raise EventsAnalyticsConfigError(
+            f"output_path {path!r} cannot be written: creating a file in {folder} failed with {problem}. "
+            "Choose a folder the worker can write to."
+        )
+
+
+def _probe_folder(folder: str) -> str | None:
+    """What stops a new file in ``folder`` (None: nothing): permission bits alone do not tell root."""
+    probe = os.path.join(folder, f".probe-{uuid.uuid4().hex}.tmp")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, "xb"):
+            pass
+        os.unlink(probe)
+    except OSError as err:
+        return f"{type(err).__name__} ({err.strerror or err})"
+    return None
+
+
 def lineage_dataset(path: str) -> tuple[str, str]:
     """OpenLineage ``(namespace, name)`` of an output: ``file`` and the absolute path for local files."""
     local = _local_path(path)
@@ -100,7 +139,9 @@ def _local_path(path: str) -> str | None:
         # One letter is a Windows drive, not a scheme.
         return os.path.abspath(path) if len(parts.scheme) <= 1 else None
     if parts.netloc not in ("", "localhost"):
-        raise ValueError(f"output_path {path!r} names a remote host; a file:// URL must be local")
+        raise EventsAnalyticsConfigError(
+            f"output_path {path!r} names a remote host; a file:// URL must be local"
+        )
     return os.path.abspath(url2pathname(parts.path))
 
 

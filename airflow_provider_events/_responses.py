@@ -19,9 +19,18 @@ from airflow_provider_events.exceptions import (
     EventsAnalyticsRateLimitError,
     EventsAnalyticsRequestError,
     EventsAnalyticsServerError,
+    EventsAnalyticsTLSError,
 )
 
 _MAX_MESSAGE = 300
+# What OpenSSL says when the bytes after the ClientHello are not TLS, e.g. a plain-http answer.
+_NOT_TLS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"}
+_MISMATCH_CODES = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_HOW_TO_TRUST = (
+    "If the instance uses a private or corporate CA, trust it in one of two ways: set the connection "
+    "extra 'verify' to the path of the CA bundle (PEM), or set REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) "
+    "to that path in the environment of the workers and the triggerer."
+)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -157,10 +166,89 @@ def check_events_page(payload: dict[str, Any], endpoint: str) -> list[str]:
 
 
 def network_error(
-    endpoint: str, error: BaseException, secrets: Iterable[str] = ()
-) -> EventsAnalyticsServerError:
-    """The error for a request that got no (complete) answer: refused, timed out, cut off."""
+    endpoint: str, error: BaseException, secrets: Iterable[str] = (), *, timeout: float | None = None
+) -> EventsAnalyticsError:
+    """The error for a request that got no (complete) answer: refused, timed out, cut off, TLS refused."""
+    tls = tls_failure(endpoint, error, secrets)
+    if tls is not None:
+        return tls
+    if timeout is not None and _is_timeout(error):
+        # A timeout's own text is empty (aiohttp) or a pool repr (requests): the wait is what helps.
+        return EventsAnalyticsServerError(
+            f"GET {endpoint} got no answer within {timeout:g} s ({type(error).__name__}): the instance "
+            "is slow or unreachable; raise hook_params timeout if its answers take longer",
+            status_code=None,
+            endpoint=endpoint,
+        )
     detail = redact(str(error), secrets)[:_MAX_MESSAGE] or "no detail"
     return EventsAnalyticsServerError(
         f"GET {endpoint} got no answer: {type(error).__name__}: {detail}", status_code=None, endpoint=endpoint
+    )
+
+
+def tls_failure(
+    endpoint: str, error: BaseException, secrets: Iterable[str] = ()
+) -> EventsAnalyticsTLSError | None:
+    """
+    The error for a failed TLS handshake under ``error`` (requests' or aiohttp's), or ``None``.
+
+    A connection cut during the handshake (EOF, reset) is left to the network errors, which are
+    retried: a restarting server or load balancer does that. Everything else TLS says would
+    fail the same way on every retry.
+    """
+    import ssl
+
+    cause = _ssl_cause(error)
+    if cause is None or isinstance(cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+        return None
+    where, reason = f"GET {endpoint} failed", getattr(cause, "reason", None)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        problem = str(getattr(cause, "verify_message", None) or reason or cause).rstrip(".")
+        if getattr(cause, "verify_code", None) in _MISMATCH_CODES:
+            message = (
+                f"{where}: the instance's TLS certificate is not valid for its host name ({problem}). "
+                "Put in the connection's host a name that the certificate lists."
+            )
+        else:
+            message = f"{where}: the instance's TLS certificate is not trusted ({problem}). {_HOW_TO_TRUST}"
+    elif reason in _NOT_TLS:
+        message = (
+            f"{where}: the instance did not answer in TLS ({reason}). If it serves plain http, "
+            "put http:// in the connection's host."
+        )
+    else:
+        message = f"{where} in the TLS handshake ({reason or cause}): check the instance URL and 'verify'."
+    return EventsAnalyticsTLSError(redact(message, secrets), endpoint=endpoint)
+
+
+def _ssl_cause(error: BaseException) -> Any:
+    """The innermost ``ssl.SSLError`` inside the wrappers of requests, urllib3 or aiohttp."""
+    import ssl
+
+    # The innermost: aiohttp's wrappers are SSLError subclasses too, without OpenSSL's details.
+    found = None
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            found = current
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        pending.extend(e for e in linked if isinstance(e, BaseException) and id(e) not in seen)
+    return found
+
+
+def _is_timeout(error: BaseException) -> bool:
+    # asyncio's and aiohttp's are TimeoutError; requests' Read- and ConnectTimeout derive from its Timeout.
+    return isinstance(error, TimeoutError) or any(cls.__name__ == "Timeout" for cls in type(error).__mro__)
+
+
+def in_context(error: EventsAnalyticsError, context: str) -> EventsAnalyticsError:
+    """The same error with ``context`` (which event, which window) added to its message."""
+    return type(error)(
+        f"{error} [{context}]",
+        status_code=error.status_code,
+        endpoint=error.endpoint,
+        retry_after=error.retry_after,
     )

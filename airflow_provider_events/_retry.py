@@ -40,11 +40,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         limit = self.retry_limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ValueError(f"retry_limit must be an integer >= 0, got {self.retry_limit!r}")
-        if self.retry_delay < 0:
-            raise ValueError(f"retry_delay must be >= 0, got {self.retry_delay!r}")
-        if self.max_wait < 0:
-            raise ValueError(f"max_wait must be >= 0, got {self.max_wait!r}")
+            raise EventsAnalyticsConfigError(f"retry_limit must be an integer >= 0, got {self.retry_limit!r}")
+        for name, value in (("retry_delay", self.retry_delay), ("max_retry_wait", self.max_wait)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise EventsAnalyticsConfigError(f"{name} must be a number of seconds >= 0, got {value!r}")
 
     def wait(self, error: BaseException | None, attempt: int) -> float:
         """

@@ -16,7 +16,7 @@ from airflow_provider_events._window import (
     parse_ending_at,
     split_window,
 )
-from airflow_provider_events.exceptions import EventsAnalyticsError
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsError
 
 SERIES_ENDPOINT = "/events/data_series"
 LIST_ENDPOINT = "/events/list"
@@ -30,6 +30,11 @@ class PageRequest:
     event: str
     page: Page
     params: dict[str, str]
+
+    def describe(self) -> str:
+        """The event and the page's window, as an error about this request names them."""
+        unit = self.params["unit"]
+        return f"event {self.event!r}, {self.page.length} {unit}(s) ending at {self.params['ending_at']}"
 
 
 @dataclass(frozen=True)
@@ -58,14 +63,16 @@ class SeriesQuery:
         app_id: str | None = None,
         segment_id: str | None = None,
     ) -> SeriesQuery:
-        """Validate the arguments (``ValueError`` naming the bad one) and pin ``ending_at``."""
+        """Validate the arguments (a config error names the bad one) and pin ``ending_at``."""
         if isinstance(events, str) or not events:
-            raise ValueError(f"events must be a non-empty list of event names, got {events!r}")
+            raise EventsAnalyticsConfigError(
+                f"events must be a non-empty list of event names, got {events!r}"
+            )
         for event in events:
             check_series_args(event, length, unit)
         for name, value in (("app_id", app_id), ("segment_id", segment_id)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
+                raise EventsAnalyticsConfigError(f"{name} must be a non-empty string or None, got {value!r}")
         unique = tuple(dict.fromkeys(events))
         return cls(unique, length, unit, parse_ending_at(ending_at), app_id, segment_id)
 

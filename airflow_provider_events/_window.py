@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
+
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 UNITS = ("day", "hour")
 MAX_PAGE_LENGTH = 100
@@ -28,13 +30,13 @@ class Page:
 
 
 def check_series_args(event: object, length: object, unit: object) -> None:
-    """Raise ``ValueError`` naming the first bad argument of a series request."""
+    """Raise :class:`EventsAnalyticsConfigError` (a ``ValueError``) naming the first bad argument."""
     if not isinstance(event, str) or not event.strip():
-        raise ValueError(f"event must be a non-empty string, got {event!r}")
+        raise EventsAnalyticsConfigError(f"event must be a non-empty string, got {event!r}")
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ValueError(f"length must be an integer >= 1, got {length!r}")
+        raise EventsAnalyticsConfigError(f"length must be an integer >= 1, got {length!r}")
     if unit not in UNITS:
-        raise ValueError(f"unit must be 'day' or 'hour', got {unit!r}")
+        raise EventsAnalyticsConfigError(f"unit must be 'day' or 'hour', got {unit!r}")
 
 
 def parse_ending_at(value: str | datetime | None, now: datetime | None = None) -> datetime:
@@ -56,11 +58,13 @@ def parse_ending_at(value: str | datetime | None, now: datetime | None = None) -
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(
+            raise EventsAnalyticsConfigError(
                 f"ending_at must be an ISO 8601 date-time such as 2024-01-31T23:00:00+00:00, got {value!r}"
             ) from None
     else:
-        raise ValueError(f"ending_at must be an ISO 8601 string, a datetime or None, got {value!r}")
+        raise EventsAnalyticsConfigError(
+            f"ending_at must be an ISO 8601 string, a datetime or None, got {value!r}"
+        )
     offset = moment.utcoffset()
     if offset is None:
         return moment.replace(tzinfo=timezone.utc)
@@ -164,3 +168,115 @@ def interval_window(start: datetime, end: datetime, unit: str) -> tuple[int, dat
             f"no {unit} bucket starts inside the interval [{start.isoformat()}, {end.isoformat()})"
         )
     return (last - first) // step + 1, last
+
+
+# -- local calendar days ------------------------------------------------------------------------------
+# A day bucket of the API is 24 hours from midnight in the offset of ending_at, so a zone's day is
+# one bucket only while its offset holds. Each local day is asked in the offset of its last instant:
+# its bucket then ends exactly when the local day ends (when a daily run starts), and a day on which
+# the clocks change is the 24 hours before that (the API cannot express 23 or 25 hours as one day).
+
+Segment = tuple[int, datetime]
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` as a stdlib datetime in UTC (naive means UTC), where subtracting is exact arithmetic."""
+    utc = parse_ending_at(moment).astimezone(timezone.utc)
+    # Rebuilt as a plain datetime: pendulum's arithmetic returns its own types.
+    return datetime.combine(utc.date(), utc.time(), timezone.utc)
+
+
+def _local_date(moment: datetime, zone: tzinfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def day_offset(day: date, zone: tzinfo) -> timedelta:
+    """The UTC offset of the last instant of ``day`` in ``zone``: the offset that day is asked in."""
+    next_midnight = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(timezone.utc)
+    return (next_midnight - timedelta(microseconds=1)).astimezone(zone).utcoffset() or timedelta(0)
+
+
+def day_end(day: date, zone: tzinfo) -> datetime:
+    """The instant ``day`` ends in ``zone`` (the next day's first), in the offset ``day`` is asked in."""
+    return datetime.combine(day + timedelta(days=1), time(0), timezone(day_offset(day, zone)))
+
+
+def day_segments(first: date, last: date, zone: tzinfo) -> list[Segment]:
+    """
+    The local days ``first`` .. ``last`` of ``zone`` as requests of constant offset, oldest first.
+
+    Each segment is ``(length, ending_at)``: ``length`` consecutive days, ``ending_at`` the midnight
+    starting the last of them in their shared offset. Days on both sides of a change of offset
+    cannot share a request (the API would shift one side by the change), so each change starts a
+    new segment; concatenated in order they hold every day once.
+    """
+    if last < first:
+        raise ValueError(f"no local day from {first} to {last}")
+    segments: list[Segment] = []
+    run_start = first
+    for index in range((last - first).days + 1):
+        day = first + timedelta(days=index)
+        offset = day_offset(day, zone)
+        if day == last or day_offset(day + timedelta(days=1), zone) != offset:
+            ending_at = datetime.combine(day, time(0), timezone(offset))
+            segments.append(((day - run_start).days + 1, ending_at))
+            run_start = day + timedelta(days=1)
+    return segments
+
+
+def days_starting_inside(start: datetime, end: datetime, zone: tzinfo) -> tuple[date, date]:
+    """First and last local date of ``zone`` whose first instant is in ``[start, end)``, or ``ValueError``."""
+    lower, upper = _utc(start), _utc(end)
+    first = _local_date(lower, zone)
+    if day_end(first - timedelta(days=1), zone) < lower:
+        first += timedelta(days=1)
+    last = last_day_before(upper, zone)
+    if upper <= lower or last < first:
+        raise ValueError(f"no day bucket starts inside the interval [{start.isoformat()}, {end.isoformat()})")
+    return first, last
+
+
+def last_day_before(end: datetime, zone: tzinfo) -> date:
+    """The last local date of ``zone`` that starts before ``end``."""
+    return _local_date(_utc(end) - timedelta(microseconds=1), zone)
+
+
+def _hour_anchor(start: datetime, zone: tzinfo | None) -> datetime:
+    # Hours are exact instants, aligned as before in the offset of start (UTC in Airflow), unless the
+    # zone's hours start at another minute (India, Nepal...): then they are aligned in its offset.
+    if zone is not None:
+        local = _utc(start).astimezone(zone)
+        if (local.utcoffset() or timedelta(0)) % timedelta(hours=1):
+            return parse_ending_at(local)  # pinned to its offset at start, as interval_window aligns
+    return parse_ending_at(start)
+
+
+def interval_segments(start: datetime, end: datetime, unit: str, zone: tzinfo | None = None) -> list[Segment]:
+    """
+    The buckets that start inside ``[start, end)``, as requests ``(length, ending_at)``, oldest first.
+
+    Days are the local days of ``zone`` (None: the zone of ``start``, UTC when naive), split where
+    the offset changes (see :func:`day_segments`). Hours are one request, as :func:`interval_window`.
+    Raises ``ValueError`` when no bucket starts inside the interval.
+    """
+    if unit == "day":
+        local = zone or start.tzinfo or timezone.utc
+        return day_segments(*days_starting_inside(start, end, local), local)
+    return [interval_window(_hour_anchor(start, zone), end, unit)]
+
+
+def trailing_segments(
+    length: int, unit: str, start: datetime, end: datetime, zone: tzinfo | None = None
+) -> list[Segment]:
+    """
+    ``length`` buckets ending with the last one that starts before ``end``, as :func:`interval_segments`.
+
+    So a run asking ``length`` buckets gets the same last bucket as a run over its whole interval.
+    """
+    if unit == "day":
+        local = zone or start.tzinfo or timezone.utc
+        last = last_day_before(end, local)
+        return day_segments(last - timedelta(days=length - 1), last, local)
+    anchor = _hour_anchor(start, zone)
+    end_at = parse_ending_at(end).astimezone(anchor.tzinfo)
+    return [(length, interval_window(end_at - UNIT_STEP[unit], end_at, unit)[1])]

@@ -72,3 +72,13 @@ class EventsAnalyticsConfigError(EventsAnalyticsError, ValueError):
 
     It is also a ``ValueError``, so code written against plain argument checks keeps working.
     """
+
+
+class EventsAnalyticsTLSError(EventsAnalyticsConfigError):
+    """
+    The TLS handshake failed: an untrusted or mismatched certificate, or https to a plain-http server.
+
+    Raised at the first attempt, never retried: a retry meets the same certificate. The message
+    names the problem and how to fix it (the connection extra ``verify``, a CA bundle in the
+    environment, or the scheme of the instance URL).
+    """

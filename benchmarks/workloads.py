@@ -101,10 +101,10 @@ def http_loop_export(output: Path, length: int, unit: str = "day", max_events: i
 
 
 def expected_series(length: int, unit: str = "hour", event: str = "purchase") -> list[dict[str, Any]]:
-    """The series the emulator serves, computed locally (the counts are deterministic)."""
+    """The series the emulator serves for a name it lists, computed locally (the counts are deterministic)."""
     from airflow_provider_events.emulator import EventsEmulator
 
-    return EventsEmulator(API_KEY).series(event, length, unit, ending_at=FIXED_END)
+    return EventsEmulator(API_KEY, events=[event]).series(event, length, unit, ending_at=FIXED_END)
 
 
 def expected_csv(event_count: int, length: int, unit: str = "day") -> str:

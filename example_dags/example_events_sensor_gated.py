@@ -3,9 +3,11 @@ Gate an export on activity: wait, on the triggerer, until the day's ``purchase``
 threshold, then export the checkout funnel's hourly counts over the last few days.
 
 The schedule has real data intervals (``CronDataIntervalTimetable``), so the run for a day starts
-once that day is over. The sensor counts exactly that day (``unit="day", length=1,
-ending_at="{{ data_interval_start }}"``), frees its worker slot while it waits, and pushes the
-total it saw as its XCom. The export then writes the hourly counts of ``add_to_cart``,
+once that day is over. The sensor counts exactly that day, hour by hour (``unit="hour",
+length=None``: the hours of the run's data interval), frees its worker slot while it waits, and
+pushes the total it saw as its XCom. Scheduled in another time zone, e.g.
+``CronDataIntervalTimetable("@daily", timezone="America/New_York")``, the same sensor counts the
+New York day, all 23, 24 or 25 hours of it. The export then writes the hourly counts of ``add_to_cart``,
 ``checkout_started`` and ``purchase`` for the days up to and including that day to
 ``$EVENTS_EXPORT_DIR/gated/<day>.csv``, one row per event and hour.
 
@@ -53,9 +55,8 @@ with DAG(
         task_id="wait_for_purchases",
         event="purchase",
         threshold="{{ params.threshold }}",
-        unit="day",
-        length=1,
-        ending_at="{{ data_interval_start }}",
+        unit="hour",
+        length=None,  # the run's data interval: its day, in the timetable's time zone
         deferrable=True,
         poke_interval=POKE_INTERVAL,
         timeout=timedelta(seconds=TIMEOUT),

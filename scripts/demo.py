@@ -126,7 +126,10 @@ def main() -> int:
         stop = threading.Event()
         with EventsEmulator(api_key="demo-key") as emulator:
             print(f"Emulator listening on {emulator.url}")
-            threshold = emulator.count("purchase", day, "day") + PURCHASES_TO_WAIT_FOR
+            # The example's sensor sums the day's hours (unit="hour", length=None).
+            last_hour = datetime.combine(day, time(23), tzinfo=timezone.utc)
+            hours = emulator.series("purchase", 24, "hour", ending_at=last_hour)
+            threshold = sum(point["count"] for point in hours) + PURCHASES_TO_WAIT_FOR
             print(f"Waiting for {threshold:,} purchases on {day}; {PURCHASES_TO_WAIT_FOR} more are coming.")
             env = airflow_env(home, exports, poke_interval=1, threshold=threshold)
             env[CONN_VAR] = emulator.connection_json()

@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_events import get_provider_info
 from airflow_provider_events._connection import resolve_target
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 
 @pytest.mark.parametrize(
@@ -28,7 +29,7 @@ def test_instance_url_defaults_to_https(host, schema, port, expected) -> None:
 
 
 def test_plain_http_to_a_remote_host_is_refused_unless_allowed() -> None:
-    with pytest.raises(ValueError, match="allow_insecure_http"):
+    with pytest.raises(EventsAnalyticsConfigError, match="allow_insecure_http"):
         resolve_target("c", host="http://rest.example.com", password="k")
     allowed = resolve_target(
         "c", host="http://rest.example.com", password="k", extra={"allow_insecure_http": "true"}
@@ -41,8 +42,39 @@ def test_plain_http_to_a_remote_host_is_refused_unless_allowed() -> None:
     [(None, "k", "no host"), ("rest.example.com", None, "no REST API key"), ("ftp://x", "k", "invalid")],
 )
 def test_missing_or_bad_fields_say_what_to_fix(host, password, word) -> None:
-    with pytest.raises(ValueError, match=word):
+    with pytest.raises(EventsAnalyticsConfigError, match=word):
         resolve_target("my_conn", host=host, password=password)
+
+
+@pytest.mark.parametrize("conn_type", ["http", "postgres", "generic"])
+def test_a_connection_of_another_type_is_refused(conn_type: str) -> None:
+    with pytest.raises(EventsAnalyticsConfigError, match=f"is of type '{conn_type}', not 'events_analytics'"):
+        resolve_target("c", host="https://rest.example.com", password="k", conn_type=conn_type)
+    # Its own type, or none given (a JSON connection may leave it out), is fine.
+    for accepted in ("events_analytics", None):
+        assert resolve_target("c", host="rest.example.com", password="k", conn_type=accepted).base_url
+
+
+def test_an_undefined_connection_says_how_to_define_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_events.hooks.events import EventsAnalyticsHook
+
+    monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
+    with pytest.raises(EventsAnalyticsConfigError) as caught:
+        EventsAnalyticsHook("nowhere").list_events()
+    assert "Connection 'nowhere' is not defined" in str(caught.value)
+    assert "AIRFLOW_CONN_NOWHERE" in str(caught.value)
+    assert caught.value.__context__ is None
+
+
+def test_a_postgres_connection_fails_before_any_request(emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_events.hooks.events import EventsAnalyticsHook
+
+    conn = {"conn_type": "postgres", "host": "127.0.0.1", "port": emulator.port, "password": "k"}
+    monkeypatch.setenv("AIRFLOW_CONN_PG", json.dumps(conn))
+    for call in (lambda hook: hook.list_events(), lambda hook: hook.get_series("purchase", length=1)):
+        with pytest.raises(EventsAnalyticsConfigError, match="is of type 'postgres'"):
+            call(EventsAnalyticsHook("pg"))
+    assert emulator.request_count() == 0
 
 
 def test_the_key_stays_out_of_the_targets_repr() -> None:

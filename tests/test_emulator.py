@@ -93,9 +93,9 @@ def test_hour_buckets_floor_minutes_in_local_time(emu, http):
 def test_response_offset_renders_the_same_instants_in_another_offset(http):
     ending_at = "2014-12-10T23:59:59-07:00"
     with EventsEmulator(KEY, response_offset="-05:00") as shifted, EventsEmulator(KEY) as plain:
-        moved = fetch(http, shifted, event="e", length=2, unit="hour", ending_at=ending_at)
-        same = fetch(http, plain, event="e", length=2, unit="hour", ending_at=ending_at)
-        utc = fetch(http, plain, event="e", length=1, unit="hour", ending_at="2014-12-10T23:59:59Z")
+        moved = fetch(http, shifted, event="purchase", length=2, unit="hour", ending_at=ending_at)
+        same = fetch(http, plain, event="purchase", length=2, unit="hour", ending_at=ending_at)
+        utc = fetch(http, plain, event="purchase", length=1, unit="hour", ending_at="2014-12-10T23:59:59Z")
 
     assert times_of(moved) == ["2014-12-11T00:00:00-05:00", "2014-12-11T01:00:00-05:00"]
     assert [p["count"] for p in moved.json()["data"]] == [p["count"] for p in same.json()["data"]]
@@ -113,9 +113,21 @@ def test_series_equals_a_single_request(emu, http, unit):
     assert emu.series("signup", 100, unit, params["ending_at"]) != expected  # app and segment matter
 
 
+@pytest.mark.parametrize("name", ["Purchase", " purchase ", "purchse"])
+def test_a_name_it_does_not_list_counts_zero_even_when_recorded(emu, http, name):
+    emu.record(name, 50, at=datetime(2024, 1, 1, 10, tzinfo=timezone.utc))
+    response = fetch(http, emu, event=name, length=3, unit="hour", ending_at="2024-01-01T11:00:00Z")
+
+    assert response.status_code == 200
+    assert [point["count"] for point in response.json()["data"]] == [0, 0, 0]
+    assert emu.count(name, datetime(2024, 1, 1, 10), "hour") == 0
+    listed = emu.series("purchase", 3, "hour", "2024-01-01T11:00:00Z")
+    assert sum(point["count"] for point in listed) > 0  # the listed name it mistyped counts
+
+
 def test_series_takes_datetimes_naive_meaning_utc(emu):
-    naive = emu.series("e", 3, "hour", datetime(2024, 1, 1, 10, 30))
-    assert naive == emu.series("e", 3, "hour", "2024-01-01T10:30:00Z")
+    naive = emu.series("purchase", 3, "hour", datetime(2024, 1, 1, 10, 30))
+    assert naive == emu.series("purchase", 3, "hour", "2024-01-01T10:30:00Z")
     assert naive[-1]["time"] == "2024-01-01T10:00:00+00:00"
 
 
@@ -458,10 +470,11 @@ def test_cli_serves_until_sigterm_and_exits_0(tmp_path):
         url = f"http://127.0.0.1:{int(port_file.read_text())}"
         headers = {"Authorization": f"Bearer {KEY}"}
         names = requests.get(url + LIST, headers=headers, timeout=5).json()["events"]
-        series = requests.get(url + SERIES, params=BASE_PARAMS, headers=headers, timeout=5).json()["data"]
-        body = {"event": "purchase", "count": 5, "at": "2014-12-10T12:00:00-07:00"}
+        params = {**BASE_PARAMS, "event": "event_0001"}
+        series = requests.get(url + SERIES, params=params, headers=headers, timeout=5).json()["data"]
+        body = {"event": "event_0001", "count": 5, "at": "2014-12-10T12:00:00-07:00"}
         recorded = requests.post(url + "/_emulator/events", json=body, headers=headers, timeout=5)
-        after = requests.get(url + SERIES, params=BASE_PARAMS, headers=headers, timeout=5).json()["data"]
+        after = requests.get(url + SERIES, params=params, headers=headers, timeout=5).json()["data"]
     finally:
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=10)
@@ -469,9 +482,10 @@ def test_cli_serves_until_sigterm_and_exits_0(tmp_path):
     assert process.returncode == 0
     assert out.strip() == f"Events emulator listening on {url}"
     assert names == ["event_0000", "event_0001", "event_0002"]
-    assert series == EventsEmulator().series(
-        "purchase", 5, "day", BASE_PARAMS["ending_at"]
+    assert series == EventsEmulator(events=3).series(
+        "event_0001", 5, "day", BASE_PARAMS["ending_at"]
     )  # stable across processes
+    assert any(point["count"] for point in series)
     assert recorded.status_code == 200
     assert after[-1]["count"] == series[-1]["count"] + 5 and after[:-1] == series[:-1]
 

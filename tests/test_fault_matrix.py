@@ -22,6 +22,7 @@ import pytest
 from airflow_provider_events.emulator import DEFAULT_EVENTS, EventsEmulator, Fault
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
+    EventsAnalyticsConfigError,
     EventsAnalyticsError,
     EventsAnalyticsRateLimitError,
     EventsAnalyticsRequestError,
@@ -133,6 +134,11 @@ def test_a_persistent_fault_ends_in_its_error(row: Row, transport: str, emulator
     assert emulator.request_count() == (RETRY_LIMIT + 1 if row.retried else 1)
     assert elapsed < TIME_BOUND
     assert ("/events/list" if transport == "list" else "/events/data_series") in str(caught.value)
+    if transport != "list":  # a series page's error names its event and window, whatever the fault
+        assert f"[event 'purchase', 3 day(s) ending at {END}]" in str(caught.value)
+    if row.name == "read timeout":
+        assert f"got no answer within {TIMEOUT:g} s" in str(caught.value)
+    assert caught.value.__context__ is None or caught.value.__suppress_context__
 
 
 @CASES
@@ -191,12 +197,12 @@ def test_the_emulator_cannot_be_reached_over_http_from_a_remote_looking_url(monk
     conn = {"conn_type": "events_analytics", "host": "http://rest.example.com", "password": "sk-abc"}
     monkeypatch.setenv("AIRFLOW_CONN_PLAIN", json.dumps(conn))
 
-    with pytest.raises(ValueError, match="allow_insecure_http") as caught:
+    with pytest.raises(EventsAnalyticsConfigError, match="allow_insecure_http") as caught:
         EventsAnalyticsHook("plain").get_series("purchase", length=1)
     assert "sk-abc" not in str(caught.value)
 
 
 def test_unused_emulator_is_untouched_by_bad_arguments(emulator: EventsEmulator, events_conn) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(EventsAnalyticsConfigError, match="length must be an integer >= 1, got 0"):
         asyncio.run(EventsAnalyticsAsyncHook(events_conn).get_series("purchase", length=0))
     assert emulator.request_count() == 0

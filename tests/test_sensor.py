@@ -7,7 +7,7 @@ import csv
 import importlib.util
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import (
 from airflow_provider_events.emulator import EventsEmulator, Fault
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
+    EventsAnalyticsConfigError,
     EventsAnalyticsError,
     EventsAnalyticsRequestError,
     EventsAnalyticsServerError,
@@ -31,6 +32,7 @@ from airflow_provider_events.sensors.events import EventCountSensor, coerce_thre
 from airflow_provider_events.triggers.events import EventCountTrigger
 
 SERIES = "/events/data_series"
+LIST = "/events/list"
 ENDING_AT = "2024-03-10T15:30:00+00:00"
 INSIDE_WINDOW = datetime(2024, 3, 10, 14, 45, tzinfo=timezone.utc)
 FAST_HOOK = {"retry_limit": 2, "retry_delay": 0.001, "timeout": 5}
@@ -149,7 +151,7 @@ def test_reschedule_mode_frees_the_slot_until_done(emulator: EventsEmulator, eve
 
 
 @pytest.mark.parametrize("soft_fail", [False, True])
-def test_a_bad_key_fails_the_first_poke_after_one_request(
+def test_a_bad_key_fails_at_the_first_request(
     emulator: EventsEmulator, events_conn: str, monkeypatch: pytest.MonkeyPatch, soft_fail: bool
 ) -> None:
     bad = emulator.connection_json().replace(emulator.api_key, "sk-wrong-key-000000")
@@ -157,19 +159,21 @@ def test_a_bad_key_fails_the_first_poke_after_one_request(
     with pytest.raises(EventsAnalyticsAuthError) as caught:
         make_sensor(1, soft_fail=soft_fail).execute({})
     assert caught.value.status_code == 401
-    assert emulator.request_count(SERIES) == 1
+    assert [request.path for request in emulator.requests] == [LIST]  # the name check's one listing
 
 
 @pytest.mark.parametrize("status", [400, 404])
 def test_a_request_error_fails_at_once(emulator: EventsEmulator, events_conn: str, status: int) -> None:
-    emulator.enqueue(Fault(status), times=10)
-    with pytest.raises(EventsAnalyticsRequestError):
+    emulator.enqueue(Fault(status, path=SERIES), times=10)
+    with pytest.raises(
+        EventsAnalyticsRequestError, match=r"\[event 'purchase', 3 hour\(s\) ending at 2024-03-10T15:30"
+    ):
         make_sensor(1).execute({})
     assert emulator.request_count(SERIES) == 1
 
 
 def test_a_malformed_answer_fails_instead_of_counting_low(emulator: EventsEmulator, events_conn: str) -> None:
-    emulator.enqueue(Fault(200, mangle="short"), times=10)
+    emulator.enqueue(Fault(200, mangle="short", path=SERIES), times=10)
     with pytest.raises(EventsAnalyticsError, match="points"):
         make_sensor(0).execute({})
     assert emulator.request_count(SERIES) == FAST_HOOK["retry_limit"] + 1
@@ -177,28 +181,52 @@ def test_a_malformed_answer_fails_instead_of_counting_low(emulator: EventsEmulat
 
 def test_transient_503s_are_retried_by_the_hook(emulator: EventsEmulator, events_conn: str) -> None:
     total = window_total(emulator)
-    emulator.enqueue(Fault(503), times=2)
+    emulator.enqueue(Fault(503, path=SERIES), times=2)
     assert make_sensor(total).execute({}) == total
     assert emulator.request_count(SERIES) == 3
+    assert emulator.request_count(LIST) == 1
 
 
 @pytest.mark.parametrize(
-    ("overrides", "name"),
+    ("overrides", "message"),
     [
-        ({"threshold": "-1"}, "threshold"),
-        ({"threshold": "many"}, "threshold"),
-        ({"threshold": True}, "threshold"),
-        ({"unit": "week"}, "unit"),
-        ({"length": 0}, "length"),
-        ({"event": ""}, "event"),
-        ({"ending_at": "soon"}, "ending_at"),
+        ({"threshold": "-1"}, "threshold must be an integer >= 0, got '-1'"),
+        ({"threshold": "abc"}, "threshold must be an integer >= 0, got 'abc'"),
+        ({"threshold": True}, "threshold must be an integer >= 0, got True"),
+        ({"unit": "week"}, "unit must be 'day' or 'hour', got 'week'"),
+        ({"length": 0}, "length must be an integer >= 1, got 0"),
+        ({"event": ""}, "event must be a non-empty string"),
+        ({"ending_at": "soon"}, "ending_at must be an ISO 8601 date-time"),
+        ({"app_id": ""}, "app_id must be a non-empty string or None"),
+        ({"hook_params": {"bogus": 1}}, "hook_params has unknown key.* bogus; EventsAnalyticsHook accepts"),
+        ({"hook_params": {"retry_limit": -1}}, "retry_limit must be an integer >= 0"),
     ],
 )
-def test_bad_arguments_fail_before_any_request(
-    emulator: EventsEmulator, events_conn: str, overrides: dict[str, Any], name: str
+def test_arguments_templates_cannot_change_fail_at_construction(
+    emulator: EventsEmulator, events_conn: str, overrides: dict[str, Any], message: str
 ) -> None:
-    sensor = make_sensor(overrides.pop("threshold", 1), **overrides)
-    with pytest.raises(ValueError, match=name):
+    # As for the operator: construction is when the DAG file is parsed.
+    with pytest.raises(EventsAnalyticsConfigError, match=message):
+        make_sensor(overrides.pop("threshold", 1), **overrides)
+    assert emulator.request_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("rendered", "message"),
+    [
+        ({"threshold": "many"}, "threshold must be an integer >= 0, got 'many'"),
+        ({"event": " "}, "event must be a non-empty string"),
+        ({"ending_at": "soon"}, "ending_at must be an ISO 8601 date-time"),
+        ({"segment_id": ""}, "segment_id must be a non-empty string or None"),
+    ],
+)
+def test_bad_rendered_arguments_fail_before_any_request(
+    emulator: EventsEmulator, events_conn: str, rendered: dict[str, Any], message: str
+) -> None:
+    sensor = make_sensor("{{ params.t }}", event="{{ params.e }}", ending_at="{{ ds }}", segment_id="{{ s }}")
+    for name, value in {"threshold": "1", "event": "purchase", "ending_at": ENDING_AT, **rendered}.items():
+        setattr(sensor, name, value)  # as render_template_fields would
+    with pytest.raises(EventsAnalyticsConfigError, match=message):
         sensor.execute({})
     assert emulator.request_count() == 0
 
@@ -318,8 +346,8 @@ def test_example_dag_waits_on_the_triggerer_then_runs_downstream(
     monkeypatch.setenv("EVENTS_GATED_POKE_INTERVAL", "0.1")
     monkeypatch.setenv("EVENTS_EXPORT_DIR", str(tmp_path))
     dag = _load_example_dag()
-    day = date(2024, 1, 1)
-    threshold = emulator.count("purchase", day, "day") + 5
+    day_hours = emulator.series("purchase", 24, "hour", ending_at="2024-01-01T23:00:00+00:00")
+    threshold = sum(point["count"] for point in day_hours) + 5
     # Crossed only after the sensor's own check and the first polls of the trigger.
     record_later(emulator, 5, datetime(2024, 1, 1, 12, tzinfo=timezone.utc), after_requests=3)
 

@@ -46,6 +46,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=None, help="serve N generated event names")
     parser.add_argument("--port-file", help="write the port here once listening (atomically)")
     parser.add_argument("--verbose", action="store_true", help="log one line per request to stderr")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert, unless that file holds it")
     args = parser.parse_args(argv)
     if args.api_key is None:
         args.api_key = os.environ.get("EVENTS_EMULATOR_API_KEY") or DEFAULT_API_KEY
@@ -77,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         verbose=args.verbose,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     with emulator:
         print(f"Events emulator listening on {emulator.url}", flush=True)

@@ -6,6 +6,8 @@ import bisect
 import dataclasses
 import hmac
 import json
+import os
+import ssl
 import sys
 import threading
 import time
@@ -47,6 +49,9 @@ class EventsEmulator:
 
     :param api_key: the only key accepted, as ``Authorization: Bearer <api_key>``.
     :param events: names served by ``/events/list``; an int N gives ``event_0000`` .. ``event_{N-1}``.
+        Any other name counts zero in every bucket, recorded events included: what the real
+        service answers for a name it does not know is not documented, and zeros are the answer
+        that hides a typo best, which is what a client must not trust.
     :param latency: seconds from a request's arrival to its answer (may be changed while running);
         the emulator's own work happens within it.
     :param rate_limit: requests allowed per window, shared by all endpoints.
@@ -56,6 +61,8 @@ class EventsEmulator:
     :param host: address to bind.
     :param port: port to bind; 0 picks a free one.
     :param verbose: log one line per request (method, path, status; never headers) to stderr.
+    :param tls_cert: serve HTTPS with this PEM certificate (chain); the emulator's URL is then https.
+    :param tls_key: the PEM private key of ``tls_cert``; None when ``tls_cert`` holds it too.
     """
 
     def __init__(
@@ -70,9 +77,13 @@ class EventsEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
     ) -> None:
         if rate_window < 1 or rate_limit < 0:
             raise ValueError("rate_window must be >= 1 second and rate_limit >= 0")
+        if tls_key is not None and tls_cert is None:
+            raise ValueError("tls_key needs tls_cert: pass the certificate the key belongs to")
         self.api_key = api_key
         if isinstance(events, int):
             events = [f"event_{index:04d}" for index in range(events)]
@@ -83,6 +94,7 @@ class EventsEmulator:
         self.response_tz = parse_offset(response_offset) if response_offset else None
         self.host = host
         self.verbose = verbose
+        self.tls_cert, self.tls_key = tls_cert, tls_key
         self._requested_port = port
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
@@ -98,13 +110,26 @@ class EventsEmulator:
         """Serve in a daemon thread until :meth:`stop`; returns self."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
+        tls = self._tls_context()  # before binding: a bad certificate or key fails without a stray socket
         self._server = EmulatorServer((self.host, self._requested_port), self)
+        if tls is not None:
+            # The handshake happens in the handler's thread: a slow or failing client cannot stall accept().
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.name = f"events-emulator-{self.port}"
         self._thread.start()
         return self
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self.tls_cert is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.tls_cert, self.tls_key)
+        return context
 
     def stop(self) -> None:
         """Stop serving, drop open connections and close the socket; safe to call twice."""
@@ -131,7 +156,8 @@ class EventsEmulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "http" if self.tls_cert is None else "https"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def connection_json(self, conn_type: str = "events_analytics") -> str:
         """JSON for an ``AIRFLOW_CONN_*`` environment variable pointing at this emulator."""
@@ -151,6 +177,8 @@ class EventsEmulator:
         if unit not in UNITS:
             raise ValueError(f'unit must be "day" or "hour", got {unit!r}')
         start = floor_bucket(as_fixed(bucket_start), unit)
+        if event not in self.events:
+            return 0
         return self._bucket_count((event, app_id or None, segment_id or None), start, unit)
 
     def _bucket_count(self, key: SeriesKey, start: datetime, unit: str) -> int:
@@ -211,7 +239,8 @@ class EventsEmulator:
 
     def _points(self, query: EmulatorQuery) -> list[dict[str, Any]]:
         starts = bucket_starts(query.ending_at, query.length, query.unit)
-        counts = self._bucket_counts(query.key, starts, query.unit)
+        listed = query.event in self.events  # once a request: the list may hold thousands of names
+        counts = self._bucket_counts(query.key, starts, query.unit) if listed else [0] * len(starts)
         return [
             {"time": format_bucket(start, query.unit, self.response_tz), "count": count}
             for start, count in zip(starts, counts, strict=True)

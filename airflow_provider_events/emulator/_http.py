@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -35,6 +36,13 @@ class EmulatorServer(ThreadingHTTPServer):
         # HTTPServer.server_bind resolves the host name (getfqdn), which can stall for seconds offline.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Over HTTPS a client that rejects the certificate (or speaks plain http) ends the handshake:
+        # a client's choice, worth no traceback on the server's stderr.
+        if isinstance(sys.exc_info()[1], ssl.SSLError):
+            return
+        super().handle_error(request, client_address)
 
     def drop_connections(self) -> None:
         # Keep-alive connections would otherwise go on being served after stop().

@@ -14,12 +14,14 @@ from airflow.providers.http.hooks.http import HttpAsyncHook, HttpHook
 from requests.auth import AuthBase
 
 from airflow_provider_events import CONN_TYPE, DEFAULT_CONN_ID
-from airflow_provider_events._connection import ApiTarget, target_from_connection
+from airflow_provider_events._args import check_hook_settings
+from airflow_provider_events._connection import ApiTarget, load_target, target_from_connection
 from airflow_provider_events._ratelimit import RateBudget
 from airflow_provider_events._responses import (
     check_events_page,
     check_response,
     check_series_page,
+    in_context,
     network_error,
 )
 from airflow_provider_events._retry import RetryPolicy
@@ -31,7 +33,10 @@ from airflow_provider_events._series import (
     events_page_params,
     is_last_events_page,
 )
+from airflow_provider_events._tls import requests_verify, ssl_context, warn_if_unverified
+from airflow_provider_events._types import Unit
 from airflow_provider_events._window import KeyedPoint
+from airflow_provider_events.exceptions import EventsAnalyticsError
 
 T = TypeVar("T")
 Series = list[dict[str, Any]]
@@ -54,10 +59,7 @@ class _EventsSettings:
         max_concurrency: int,
         max_retry_wait: float,
     ) -> None:
-        if not timeout or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
+        check_hook_settings(timeout=timeout, max_concurrency=max_concurrency)
         self._settings: dict[str, Any] = {
             "timeout": timeout,
             "retry_limit": retry_limit,
@@ -116,7 +118,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         """Base URL and key of the connection, checked once; the key is registered for masking."""
         with self._lock:  # a hook may be shared by threads: load the connection once
             if self._target is None:
-                self._target = target_from_connection(self.get_connection(self.events_conn_id))
+                self._target = load_target(self.events_conn_id, self.get_connection)
             return self._target
 
     def _set_base_url(self, connection: Any) -> None:
@@ -133,11 +135,22 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         # Extras are this provider's options, never request headers (HttpHook sends them as headers).
         return session
 
+    def get_conn(
+        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> Any:
+        """The HTTP provider's ``requests`` session, trusting the certificates aiohttp trusts too."""
+        session = super().get_conn(headers, extra_options)
+        ssl_context(self.target.verify)  # an unreadable CA bundle fails here as it would for aiohttp
+        session.verify = requests_verify(self.target.verify)
+        return session
+
     @property
     def session(self) -> Any:
         """The HTTP provider's ``requests`` session: ``/events/list`` and the connection test use it."""
         with self._lock:
             if self._session is None:
+                # The connection first: HttpHook's get_conn would say less about a missing or wrong one.
+                _ = self.target
                 self._session = self.get_conn()
             return self._session
 
@@ -149,9 +162,12 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         while (delay := self.budget.take()) > 0:
             time.sleep(delay)
         try:
-            response = self.session.get(self.base_url + endpoint, params=params, timeout=self.timeout)
+            # verify per request: requests lets REQUESTS_CA_BUNDLE override the session's own setting.
+            response = self.session.get(
+                self.base_url + endpoint, params=params, timeout=self.timeout, verify=self.session.verify
+            )
         except requests.RequestException as err:
-            raise network_error(endpoint, err, (self.target.api_key,)) from None
+            raise network_error(endpoint, err, (self.target.api_key,), timeout=self.timeout) from None
         self.budget.observe(response.headers)
         return check_response(
             response.status_code, response.headers, response.content, endpoint, secrets=(self.target.api_key,)
@@ -162,6 +178,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
     ) -> T:
         from tenacity import Retrying
 
+        warn_if_unverified(self.log, self.events_conn_id, self.target.verify)
         self.log.debug("GET %s %s", endpoint, params)
         for attempt in Retrying(**policy.tenacity_kwargs(self.log, f"GET {endpoint}")):
             with attempt:
@@ -175,7 +192,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         event: str,
         *,
         length: int,
-        unit: str = "day",
+        unit: Unit = "day",
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
         segment_id: str | None = None,
@@ -201,7 +218,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         events: Sequence[str],
         *,
         length: int,
-        unit: str = "day",
+        unit: Unit = "day",
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
         segment_id: str | None = None,
@@ -240,8 +257,6 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Call the API once with the connection's key and say in words whether it worked."""
-        from airflow_provider_events.exceptions import EventsAnalyticsError
-
         try:
             self._get_checked(
                 LIST_ENDPOINT,
@@ -306,10 +321,11 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         # Not trust_env: with it, a ~/.netrc entry for the host clashes with the Bearer header; the
         # proxy settings of the environment are read once here instead, as requests would.
         self._proxy = _environment_proxy(self._target.base_url)
+        warn_if_unverified(self.log, self.events_conn_id, self._target.verify)
         return aiohttp.ClientSession(
             headers=self._target.headers(),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
-            connector=aiohttp.TCPConnector(limit=self.max_concurrency),
+            connector=aiohttp.TCPConnector(limit=self.max_concurrency, ssl=ssl_context(self._target.verify)),
         )
 
     async def _get_once(self, http: Any, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
@@ -322,7 +338,7 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
             async with http.get(self.base_url + endpoint, params=params, proxy=self._proxy) as response:
                 body = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise network_error(endpoint, err, secrets) from None
+            raise network_error(endpoint, err, secrets, timeout=self.timeout) from None
         self.budget.observe(response.headers)
         return check_response(response.status, response.headers, body, endpoint, secrets=secrets)
 
@@ -342,7 +358,7 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         events: Sequence[str],
         *,
         length: int,
-        unit: str = "day",
+        unit: Unit = "day",
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
         segment_id: str | None = None,
@@ -366,7 +382,12 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
             async def fetch_page(request: PageRequest) -> list[KeyedPoint]:
                 async with limit:
                     check = self._page_check(request, query.unit)
-                    return await self._get_checked(http, SERIES_ENDPOINT, request.params, check)
+                    try:
+                        return await self._get_checked(http, SERIES_ENDPOINT, request.params, check)
+                    except EventsAnalyticsError as err:
+                        error = in_context(err, request.describe())
+                # Out of the except block, so that the error does not chain to its own copy.
+                raise error
 
             pages = await _gather_or_cancel(fetch_page(request) for request in requests)
         return query.assemble(pages)

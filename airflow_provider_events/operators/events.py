@@ -9,9 +9,19 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_events import DEFAULT_CONN_ID
+from airflow_provider_events._args import (
+    ALL_EVENTS,
+    check_hook_params,
+    check_literal_window,
+    event_names,
+    is_literal,
+)
 from airflow_provider_events._output import check_format
 from airflow_provider_events._run_interval import InferredIntervalTemplates, run_interval
-from airflow_provider_events._window import UNIT_STEP, UNITS, interval_window, parse_ending_at
+from airflow_provider_events._timezone import timetable_zone
+from airflow_provider_events._types import EventRecord, Unit
+from airflow_provider_events._window import interval_segments, parse_ending_at, trailing_segments
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -19,9 +29,10 @@ if TYPE_CHECKING:
 
     from airflow_provider_events.hooks.events import EventsAnalyticsHook
 
-ALL_EVENTS = "*"
 XCOM_WARN_ROWS = 10_000
 XCOM_WARN_BYTES = 1_000_000
+# Requests (length, ending_at) in order, oldest first; ending_at None means now.
+Window = list[tuple[int, datetime | None]]
 
 
 class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
@@ -31,12 +42,17 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     Each record is ``{"event": str, "time": str, "count": int}``, ordered by event (in the order
     given, or listed by the API for ``"*"``) then time, oldest first; ``time`` is passed on as the
     API wrote it. Every page of every event is fetched concurrently by one
-    :meth:`~airflow_provider_events.hooks.events.EventsAnalyticsHook.get_series_many` call, and
-    nothing is written until all of them have arrived.
+    :meth:`~airflow_provider_events.hooks.events.EventsAnalyticsHook.get_series_many` call (one per
+    stretch of constant UTC offset, see below), and nothing is written until all have arrived.
 
     The window is, by default, exactly the run's data interval: the buckets of ``unit`` that
     start inside ``[data_interval_start, data_interval_end)``, so a daily run for 2024-01-01 with
     ``unit="hour"`` gives 24 points, 00:00 to 23:00. Reruns and backfills fetch the same window.
+    Days are the local days of the DAG timetable's time zone (UTC without one): a DAG scheduled in
+    ``America/New_York`` exports New York days, each sent in its own UTC offset so that it ends
+    when the local day ends; a window of days across a DST change is fetched as one request per
+    stretch of constant offset and joined in order. A day on which the clocks change is the API's
+    24 hours ending with it; its hours (23 or 25) are exact.
     Note that in Airflow 3 ``schedule="@daily"`` gives runs an empty data interval unless
     ``[scheduler] create_cron_data_intervals`` is on: use
     ``schedule=CronDataIntervalTimetable("@daily", timezone="UTC")``, or pass ``length``.
@@ -60,6 +76,14 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     :param hook_params: keyword arguments for
         :class:`~airflow_provider_events.hooks.events.EventsAnalyticsHook`, e.g.
         ``{"timeout": 60, "retry_limit": 8, "max_concurrency": 8}``.
+    :param check_event_names: list the API's event names once before fetching, and fail with
+        :class:`~airflow_provider_events.exceptions.EventsAnalyticsConfigError` naming each
+        unknown name and the listed names closest to it, instead of exporting what the API
+        answers for a name it does not know. Names are case-sensitive.
+
+    Arguments that templates cannot change are checked when the DAG is parsed; the rendered ones
+    before the first request. Every bad argument raises ``EventsAnalyticsConfigError``, a
+    ``ValueError``.
     """
 
     template_fields: Sequence[str] = ("event", "ending_at", "app_id", "segment_id", "output_path")
@@ -70,7 +94,7 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
         *,
         event: str | list[str],
         length: int | None = None,
-        unit: str = "day",
+        unit: Unit = "day",
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
         segment_id: str | None = None,
@@ -78,20 +102,26 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
         output_format: str | None = None,
         events_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
+        check_event_names: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
-            raise ValueError(
+            raise EventsAnalyticsConfigError(
                 f"length must be an integer >= 1, or None for the run's data interval, got {length!r}"
             )
-        if unit not in UNITS:
-            raise ValueError(f"unit must be 'day' or 'hour', got {unit!r}")
+        names = event_names(event) if is_literal(event) else ["templated"]
+        check_literal_window(
+            names or [ALL_EVENTS],
+            length=1 if length is None else length,
+            unit=unit,
+            ending_at=ending_at,
+            app_id=app_id,
+            segment_id=segment_id,
+        )
         check_format(output_format)
-        if hook_params is not None and not isinstance(hook_params, dict):
-            raise ValueError(
-                f"hook_params must be a dict of EventsAnalyticsHook arguments, got {hook_params!r}"
-            )
+        self.hook_params = check_hook_params(hook_params)
+        self.check_event_names = check_event_names
         self.event = event
         self.length = length
         self.unit = unit
@@ -101,18 +131,21 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
         self.output_path = output_path
         self.output_format = output_format
         self.events_conn_id = events_conn_id
-        self.hook_params = dict(hook_params or {})
 
-    def execute(self, context: Context) -> list[dict[str, Any]] | str:
+    def execute(self, context: Context) -> list[EventRecord] | str:
         """Check every argument, fetch every series, then return the records or write them."""
-        names = self._event_names()
+        names = event_names(self.event)
         output_format = self._resolve_format()
-        length, ending_at = self._window(context)
-        self._check_query(names, length, ending_at)
+        window = self._window(context)
+        self._check_query(names, window)
+        if self.output_path is not None:  # last of the checks: it creates the folder
+            from airflow_provider_events._output import check_writable
+
+            check_writable(self.output_path)
         hook = self._hook()
 
-        events = names if names is not None else hook.list_events()
-        records = self._fetch(hook, events, length, ending_at)
+        events = hook.list_events() if names is None else self._listed(hook, names)
+        records = self._fetch(hook, events, window)
         if self.output_path is None or output_format is None:
             self._warn_if_large(records)
             return records
@@ -120,109 +153,102 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
 
     # -- arguments, all checked before the first request -------------------------------------------
 
-    def _event_names(self) -> list[str] | None:
-        """The names to fetch, de-duplicated in order; None for every custom event (``"*"``)."""
-        event = self.event
-        if event == ALL_EVENTS:
-            return None
-        names = [event] if isinstance(event, str) else event
-        if not isinstance(names, list | tuple) or not names:
-            raise ValueError(f"event must be a name, a non-empty list of names, or '*', got {event!r}")
-        for name in names:
-            if not isinstance(name, str) or not name.strip():
-                raise ValueError(f"event names must be non-empty strings, got {name!r} in {event!r}")
-            if name == ALL_EVENTS:
-                raise ValueError("event='*' means every custom event: pass it alone, not inside a list")
-        return list(dict.fromkeys(names))
-
     def _resolve_format(self) -> str | None:
         from airflow_provider_events._output import resolve_format
 
         if self.output_path is None:
             return None
         if not isinstance(self.output_path, str) or not self.output_path.strip():
-            raise ValueError(
+            raise EventsAnalyticsConfigError(
                 f"output_path must be a non-empty path or URL, or None, got {self.output_path!r}"
             )
         return resolve_format(self.output_path, self.output_format)
 
-    def _window(self, context: Context) -> tuple[int, datetime | None]:
-        """``(length, ending_at)`` of the window; ``ending_at`` None means now."""
+    def _window(self, context: Context) -> Window:
+        """
+        The window as requests ``(length, ending_at)``, oldest first; ``ending_at`` None means now.
+
+        Days are the local days of the DAG timetable's zone (UTC without one), one request per
+        stretch of constant UTC offset; any other window is one request.
+        """
         start, end = run_interval(context)  # type: ignore[arg-type]
+        zone = timetable_zone(context)
         if self.length is None:
             if self.ending_at is not None:
-                raise ValueError(
+                raise EventsAnalyticsConfigError(
                     "ending_at needs length: pass length (the number of buckets ending at ending_at), "
                     "or leave both unset to export exactly the run's data interval"
                 )
             if start is None or end is None:
-                raise ValueError("this run has no data interval: pass length (and optionally ending_at)")
+                raise EventsAnalyticsConfigError(
+                    "this run has no data interval: pass length (and optionally ending_at)"
+                )
             try:
-                return interval_window(start, end, self.unit)
+                return list(interval_segments(start, end, self.unit, zone))
             except ValueError as err:
-                raise ValueError(
+                raise EventsAnalyticsConfigError(
                     f"{err}, so the run's data interval holds no {self.unit}: pass length, or schedule the "
                     "DAG with data intervals, e.g. CronDataIntervalTimetable('@daily', timezone='UTC')"
                 ) from None
         if self.ending_at is not None:
-            return self.length, parse_ending_at(self.ending_at)
+            return [(self.length, parse_ending_at(self.ending_at))]
         if start is None or end is None:
-            return self.length, None
-        # The last bucket starting before the (exclusive) end, in the offset interval_window uses:
-        # the same ending_at as a length=None run over the same interval.
-        end_at = parse_ending_at(end).astimezone(parse_ending_at(start).tzinfo)
-        return self.length, interval_window(end_at - UNIT_STEP[self.unit], end_at, self.unit)[1]
+            return [(self.length, None)]
+        # The same last bucket as a length=None run over the same interval, in the same offset.
+        return list(trailing_segments(self.length, self.unit, start, end, zone))
 
-    def _check_query(self, names: list[str] | None, length: int, ending_at: datetime | None) -> None:
+    def _check_query(self, names: list[str] | None, window: Window) -> None:
         from airflow_provider_events._series import SeriesQuery
 
         # The hook checks the same way, but only after "*" has been listed: check before any request.
-        SeriesQuery.build(
-            names or ["*"],
-            length=length,
-            unit=self.unit,
-            ending_at=ending_at,
-            app_id=self.app_id,
-            segment_id=self.segment_id,
-        )
+        for length, ending_at in window:
+            SeriesQuery.build(
+                names or ["*"],
+                length=length,
+                unit=self.unit,
+                ending_at=ending_at,
+                app_id=self.app_id,
+                segment_id=self.segment_id,
+            )
 
     def _hook(self) -> EventsAnalyticsHook:
-        import inspect
-
         from airflow_provider_events.hooks.events import EventsAnalyticsHook
 
-        accepted = set(inspect.signature(EventsAnalyticsHook).parameters) - {"events_conn_id"}
-        unknown = sorted(set(self.hook_params) - accepted)
-        if unknown:
-            raise ValueError(
-                f"hook_params has unknown key(s) {', '.join(unknown)}; EventsAnalyticsHook accepts "
-                f"{', '.join(sorted(accepted))} (pass the connection as events_conn_id)"
-            )
         return EventsAnalyticsHook(self.events_conn_id, **self.hook_params)
+
+    def _listed(self, hook: EventsAnalyticsHook, names: list[str]) -> list[str]:
+        """``names``, once the API's listing (one per task) has shown each of them to exist."""
+        if self.check_event_names:
+            from airflow_provider_events._names import require_listed
+
+            require_listed(names, hook.list_events())
+        return names
 
     # -- fetching and output -----------------------------------------------------------------------
 
-    def _fetch(
-        self, hook: EventsAnalyticsHook, events: list[str], length: int, ending_at: datetime | None
-    ) -> list[dict[str, Any]]:
+    def _fetch(self, hook: EventsAnalyticsHook, events: list[str], window: Window) -> list[EventRecord]:
         if not events:
             self.log.warning("The API lists no custom events: there is nothing to export")
             return []
-        series = hook.get_series_many(
-            events,
-            length=length,
-            unit=self.unit,
-            ending_at=ending_at,
-            app_id=self.app_id,
-            segment_id=self.segment_id,
-        )
+        series: dict[str, list[dict[str, Any]]] = {event: [] for event in events}
+        for length, ending_at in window:
+            part = hook.get_series_many(
+                events,
+                length=length,
+                unit=self.unit,
+                ending_at=ending_at,
+                app_id=self.app_id,
+                segment_id=self.segment_id,
+            )
+            for event in events:
+                series[event].extend(part[event])
         return [
             {"event": event, "time": point["time"], "count": point["count"]}
             for event in events
             for point in series[event]
         ]
 
-    def _warn_if_large(self, records: list[dict[str, Any]]) -> None:
+    def _warn_if_large(self, records: list[EventRecord]) -> None:
         import json
 
         self.log.info("Returning %d record(s) through XCom", len(records))
@@ -234,7 +260,7 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
                 len(records),
             )
 
-    def _write(self, records: list[dict[str, Any]], path: str, output_format: str) -> str:
+    def _write(self, records: list[EventRecord], path: str, output_format: str) -> str:
         from airflow_provider_events._output import serialise, write_output
 
         location = write_output(path, serialise(records, output_format))

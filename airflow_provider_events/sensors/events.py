@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_events import DEFAULT_CONN_ID
-from airflow_provider_events._run_interval import InferredIntervalTemplates
+from airflow_provider_events._args import check_hook_params, check_literal_window, is_literal
+from airflow_provider_events._run_interval import InferredIntervalTemplates, run_interval
 from airflow_provider_events._series import SeriesQuery, window_args
+from airflow_provider_events._types import Unit
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -20,13 +23,13 @@ if TYPE_CHECKING:
 
 
 def coerce_threshold(value: object) -> int:
-    """The threshold as an int (templates render strings such as ``"500"``), or ``ValueError``."""
+    """The threshold as an int (templates render strings such as ``"500"``), or a config error."""
     text = value.strip() if isinstance(value, str) else None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     if text is not None and text.isascii() and text.isdigit():
         return int(text)
-    raise ValueError(f"threshold must be an integer >= 0, got {value!r}")
+    raise EventsAnalyticsConfigError(f"threshold must be an integer >= 0, got {value!r}")
 
 
 class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
@@ -35,11 +38,23 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
 
     The window is ``length`` buckets of ``unit`` ending with the bucket that holds ``ending_at``.
     With ``ending_at=None`` the window ends *now* at every check, so it moves while the sensor
-    waits. To count the run's own period instead, align it with the run, e.g. for a daily DAG
-    ``unit="day", length=1, ending_at="{{ data_interval_start }}"``: the same window on every
-    check, retry and rerun. (That needs a schedule with data intervals, such as
-    ``CronDataIntervalTimetable``: in Airflow 3 ``schedule="@daily"`` gives runs an empty interval
-    that starts at the run's own time.)
+    waits. To count the run's own period instead, pass ``length=None``: the window is then exactly
+    the run's data interval, as :class:`~airflow_provider_events.operators.events.EventSeriesOperator`
+    exports it, the same on every check, retry and rerun. Days are counted in the DAG timetable's
+    time zone (UTC without one), so a daily DAG scheduled in ``America/New_York`` waits on the New
+    York day that just ended:
+
+    - ``unit="hour", length=None`` sums the hours of the local day, 23, 24 or 25 of them: exact in
+      any zone, on every day of the year.
+    - ``unit="day", length=None`` asks for the one local day in that day's UTC offset (the offset of
+      its last instant): exact except on the two days a year the clocks change, when the API's day
+      is the 24 hours before the local day ends. A window of several days across such a change
+      cannot be one request and is refused: count its hours.
+
+    Aligning ``ending_at`` by hand (``ending_at="{{ data_interval_start }}"``) counts the UTC day
+    that holds the local midnight, which is the run's day only for DAGs scheduled in UTC. A run
+    needs a schedule with data intervals, such as ``CronDataIntervalTimetable``: in Airflow 3
+    ``schedule="@daily"`` gives runs an empty interval that starts at the run's own time.
 
     The total is pushed as the task's XCom ``return_value``. Authentication (401, 403), request
     (400, 404) and malformed-response errors fail the task at once in every mode, even with
@@ -52,7 +67,8 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
 
     :param event: the custom event's name (templated)
     :param threshold: the total at which the sensor succeeds, an integer >= 0 (templated)
-    :param length: number of ``unit`` buckets in the window
+    :param length: number of ``unit`` buckets in the window; None means exactly the run's data
+        interval, in the DAG timetable's time zone (then leave ``ending_at`` unset)
     :param unit: ``"hour"`` or ``"day"``
     :param ending_at: the window ends with the bucket holding this instant: ISO 8601 string or
         datetime, naive means UTC; ``None`` means now, at each check (templated)
@@ -63,6 +79,15 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
     :param events_conn_id: the ``events_analytics`` connection to use
     :param hook_params: keyword arguments of the hook: ``timeout``, ``retry_limit``,
         ``retry_delay``, ``max_concurrency``, ``max_retry_wait``
+    :param check_event_names: before the first check, list the API's event names once and fail
+        with :class:`~airflow_provider_events.exceptions.EventsAnalyticsConfigError` if ``event``
+        is not among them (naming the closest listed names), instead of waiting on a typo whose
+        count never moves. Names are case-sensitive.
+
+    ``unit`` defaults to ``"hour"`` here but ``"day"`` for the hook and the operator: a sensor
+    usually waits on the most recent hour, an export usually covers whole days. Arguments that
+    templates cannot change are checked when the DAG is parsed, as the operator does; the rendered
+    ones before the first request. Every bad argument raises ``EventsAnalyticsConfigError``.
     """
 
     template_fields: Sequence[str] = ("event", "ending_at", "app_id", "segment_id", "threshold")
@@ -73,17 +98,30 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
         *,
         event: str,
         threshold: int | str,
-        length: int = 1,
-        unit: str = "hour",
+        length: int | None = 1,
+        unit: Unit = "hour",
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
         segment_id: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         events_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
+        check_event_names: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if is_literal(threshold):
+            coerce_threshold(threshold)
+        check_literal_window(
+            [event],
+            length=1 if length is None else length,
+            unit=unit,
+            ending_at=ending_at,
+            app_id=app_id,
+            segment_id=segment_id,
+        )
+        self.hook_params = check_hook_params(hook_params)
+        self.check_event_names = check_event_names
         self.event = event
         self.threshold = threshold
         self.length = length
@@ -93,7 +131,6 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
         self.segment_id = segment_id
         self.deferrable = deferrable
         self.events_conn_id = events_conn_id
-        self.hook_params = hook_params or {}
 
     @cached_property
     def hook(self) -> EventsAnalyticsHook:
@@ -101,6 +138,34 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
         from airflow_provider_events.hooks.events import EventsAnalyticsHook
 
         return EventsAnalyticsHook(self.events_conn_id, **self.hook_params)
+
+    def _align_with_run(self, context: Context) -> None:
+        """With ``length=None``, fix the window to the run's data interval, before any request."""
+        if self.length is not None:
+            return
+        from airflow_provider_events._timezone import timetable_zone
+        from airflow_provider_events._window import interval_segments
+
+        start, end = run_interval(context)  # type: ignore[arg-type]
+        if self.ending_at is not None or start is None or end is None:
+            raise EventsAnalyticsConfigError(
+                "length=None counts the run's data interval: it needs a run with one (a schedule such as "
+                "CronDataIntervalTimetable) and no ending_at; otherwise pass length"
+            )
+        zone = timetable_zone(context)
+        try:
+            segments = interval_segments(start, end, self.unit, zone)
+        except ValueError as err:
+            raise EventsAnalyticsConfigError(
+                f"{err}: pass length, or schedule the DAG with data intervals, e.g. "
+                "CronDataIntervalTimetable('@daily', timezone='UTC')"
+            ) from None
+        if len(segments) > 1:
+            raise EventsAnalyticsConfigError(
+                f"the run's data interval spans a change of UTC offset in {zone}, so its days cannot be "
+                "counted in one request: pass unit='hour' to count its hours"
+            )
+        self.length, self.ending_at = segments[0]
 
     def _validate(self) -> int:
         """Check the rendered arguments before any request; return the threshold as an int."""
@@ -112,6 +177,7 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
         """Fetch the window once and compare its total with the threshold."""
         from airflow_provider_events.triggers.events import total_count
 
+        self._align_with_run(context)
         threshold = self._validate()
         series = self.hook.get_series(self.event, **window_args(self))
         total = total_count(series)
@@ -124,7 +190,12 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         """Validate, then wait in poke/reschedule mode, or check once and defer to the triggerer."""
+        self._align_with_run(context)
         self.threshold = self._validate()
+        if self.check_event_names and not self._rescheduled(context):
+            from airflow_provider_events._names import require_listed
+
+            require_listed([self.event], self.hook.list_events())
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)
@@ -144,6 +215,11 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
+
+    def _rescheduled(self, context: Context) -> bool:
+        """Whether this is a later run of a sensor in reschedule mode, whose name was checked already."""
+        # /events/list has a far lower rate limit than the series: list once per try, not per poke.
+        return self.reschedule and context["ti"].get_first_reschedule_date(context) is not None
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> int:
         """Return the total the trigger saw, or raise the error class it reported."""

@@ -1,19 +1,23 @@
-"""Wait on the triggerer until a custom event's count over a window reaches a threshold."""
+"""Wait on the triggerer for a custom event's count to reach a threshold, or for each crossing of one."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_events import DEFAULT_CONN_ID, exceptions
+from airflow_provider_events._retry import RetryPolicy
 from airflow_provider_events._series import window_args
-from airflow_provider_events._window import format_ending_at, parse_ending_at
-from airflow_provider_events.exceptions import EventsAnalyticsError
-from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook
+from airflow_provider_events._types import Unit
+from airflow_provider_events._window import check_series_args, format_ending_at, parse_ending_at
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsError
 
 _ERROR_CLASSES: dict[str, type[EventsAnalyticsError]] = {
     cls.__name__: cls
@@ -76,7 +80,7 @@ class EventCountTrigger(BaseTrigger):
         event: str,
         threshold: int,
         length: int = 1,
-        unit: str = "hour",
+        unit: Unit = "hour",
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
         segment_id: str | None = None,
@@ -116,6 +120,9 @@ class EventCountTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll every ``poke_interval`` seconds until the threshold is met or the API fails."""
+        # Imported here: DAG files build triggers at every parse, and the hook pulls in aiohttp.
+        from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook
+
         hook = EventsAnalyticsAsyncHook(self.events_conn_id, **self.hook_params)
         while True:
             try:
@@ -134,3 +141,230 @@ class EventCountTrigger(BaseTrigger):
                 yield TriggerEvent({"status": "success", "total": total})
                 return
             await asyncio.sleep(self.poke_interval)
+
+
+# --- event-driven scheduling -----------------------------------------------------------------------
+
+#: Longest pause between two polls while the API keeps failing, unless ``poke_interval`` is longer.
+MAX_ERROR_BACKOFF = 900.0
+_HOOK_PARAMS = frozenset({"timeout", "retry_limit", "retry_delay", "max_concurrency", "max_retry_wait"})
+_NEEDS = "EventCountCrossingTrigger needs Apache Airflow 3.3.0 or later"
+
+
+def crossing_step(was_above: bool, total: int, threshold: int) -> tuple[bool, bool]:
+    """``(fire, above)`` for one poll: fire only on the way up, from below ``threshold`` to at or above it."""
+    above = total >= threshold
+    return above and not was_above, above
+
+
+def error_backoff(poke_interval: float, failures: int, error: BaseException | None = None) -> float:
+    """Seconds to wait after ``failures`` failed polls in a row: the retry policy's backoff, slower."""
+    policy = RetryPolicy(
+        retry_limit=0, retry_delay=poke_interval, max_wait=max(poke_interval, MAX_ERROR_BACKOFF)
+    )
+    return max(poke_interval, policy.wait(error, failures))
+
+
+def _check_crossing_args(
+    event: object, threshold: object, length: object, unit: object, poke_interval: object, hook_params: dict
+) -> None:
+    try:
+        check_series_args(event, length, unit)
+    except ValueError as err:
+        raise EventsAnalyticsConfigError(f"EventCountCrossingTrigger: {err}") from None
+    # Nothing is below 0: a threshold of 0 could never be crossed, only be true from the start.
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise EventsAnalyticsConfigError(
+            f"EventCountCrossingTrigger: threshold must be an integer >= 1, got {threshold!r}"
+        )
+    if isinstance(poke_interval, bool) or not isinstance(poke_interval, (int, float)) or poke_interval <= 0:
+        raise EventsAnalyticsConfigError(
+            f"EventCountCrossingTrigger: poke_interval must be a number of seconds > 0, got {poke_interval!r}"
+        )
+    if unknown := sorted(set(hook_params) - _HOOK_PARAMS):
+        raise EventsAnalyticsConfigError(
+            f"EventCountCrossingTrigger: unknown hook_params {unknown}; allowed: {sorted(_HOOK_PARAMS)}"
+        )
+
+
+class EventCountCrossingTrigger(BaseEventTrigger):
+    """
+    Fire one asset event each time a custom event's count over the window crosses ``threshold``.
+
+    For an :class:`~airflow.sdk.AssetWatcher`: it polls the window ending now every
+    ``poke_interval`` seconds and fires when the total goes from below ``threshold`` to at or above
+    it, then stays quiet until the total is below again. Which side of the threshold it last saw is
+    kept in the watched asset's state store, so a crossing gives one event, and so one DAG run,
+    across the trigger's re-creation and triggerer restarts. The first poll of a new watcher counts
+    as a crossing if the total is already at or above ``threshold``.
+
+    The payload is ``{"event", "threshold", "total", "unit", "length", "last_bucket"}``
+    (``last_bucket``: the window's last point's time as the API wrote it); tasks read it from
+    ``triggering_asset_events[asset][-1].extra["payload"]``. An API error never ends the trigger:
+    it is logged and the next poll waits longer (exponential, up to 15 minutes or ``poke_interval``).
+    Needs Airflow 3.3.0 or later (building it on an older release raises, so the DAG fails to parse).
+
+    :param event: the custom event's name
+    :param threshold: the count (>= 1) whose crossing fires an event
+    :param length: number of ``unit`` buckets in the window, which ends with the current bucket
+    :param unit: ``"hour"`` or ``"day"``
+    :param events_conn_id: the ``events_analytics`` connection; only its id is stored with the DAG
+    :param hook_params: keyword arguments of the async hook (timeout, retry_limit, retry_delay, ...)
+    :param poke_interval: seconds between two polls
+    :param app_id: limit the counts to one app
+    :param segment_id: limit the counts to one segment
+    :param watcher_name: tells apart watchers on different assets whose other arguments are equal
+        (Airflow runs one trigger for identical arguments, and keeps state per asset): pass the
+        ``AssetWatcher``'s name
+    """
+
+    def __init__(
+        self,
+        event: str,
+        threshold: int,
+        length: int = 1,
+        unit: str = "hour",
+        events_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
+        poke_interval: float = 300.0,
+        app_id: str | None = None,
+        segment_id: str | None = None,
+        watcher_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not hasattr(self, "asset_state_store"):
+            from airflow import __version__ as airflow_version
+
+            raise EventsAnalyticsConfigError(
+                f"{_NEEDS} (this is {airflow_version}): only from 3.3.0 on does Airflow keep a "
+                "watcher's state across its re-creation, without which every poll above the "
+                "threshold would start another DAG run. Upgrade Airflow, or wait with "
+                "EventCountSensor inside a scheduled DAG."
+            )
+        _check_crossing_args(event, threshold, length, unit, poke_interval, hook_params or {})
+        self.event = event
+        self.threshold = threshold
+        self.length = length
+        self.unit = unit
+        self.ending_at = None  # the window always ends now; window_args reads it
+        self.app_id = app_id
+        self.segment_id = segment_id
+        self.events_conn_id = events_conn_id
+        self.hook_params = dict(hook_params or {})
+        self.poke_interval = float(poke_interval)
+        self.watcher_name = watcher_name
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and the arguments that rebuild this trigger: the connection id, never its key."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "event": self.event,
+                "threshold": self.threshold,
+                "length": self.length,
+                "unit": self.unit,
+                "events_conn_id": self.events_conn_id,
+                "hook_params": self.hook_params,
+                "poke_interval": self.poke_interval,
+                "app_id": self.app_id,
+                "segment_id": self.segment_id,
+                "watcher_name": self.watcher_name,
+            },
+        )
+
+    @property
+    def state_key(self) -> str:
+        """The asset state store key of this condition: another threshold or window starts afresh."""
+        condition = [self.event, self.threshold, self.length, self.unit]
+        condition += [self.app_id, self.segment_id, self.events_conn_id]
+        digest = hashlib.sha256(json.dumps(condition).encode()).hexdigest()[:16]
+        return f"event_count_crossing/{digest}"
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll for ever; yield one event per upward crossing; on any error, log, back off, go on."""
+        from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook
+
+        store = self._state_store()
+        hook: EventsAnalyticsAsyncHook | None = None
+        was_above: bool | None = None  # None: not read from the store yet
+        failures = 0
+        while True:
+            try:
+                if hook is None:
+                    hook = EventsAnalyticsAsyncHook(self.events_conn_id, **self.hook_params)
+                if was_above is None:
+                    was_above = await self._recall(store)
+                series = await hook.get_series(self.event, **window_args(self))
+                total = total_count(series)
+                fire, above = crossing_step(was_above, total, self.threshold)
+                if above != was_above:
+                    # Written before the event is handed over: a restart in between loses this
+                    # crossing's run rather than starting a second one.
+                    await self._remember(store, above, total, series[-1]["time"])
+            except Exception as err:
+                failures += 1
+                delay = error_backoff(self.poke_interval, failures, err)
+                self._log_failure(err, failures, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures, was_above = 0, above
+            self.log.info(
+                "Event %r: %d in the window of %d %s(s), threshold %d: %s",
+                self.event, total, self.length, self.unit, self.threshold,
+                "crossed, firing" if fire else ("above" if above else "below"),
+            )  # fmt: skip
+            if fire:
+                yield TriggerEvent(self.payload(total, series[-1]["time"]))
+            await asyncio.sleep(self.poke_interval)
+
+    def payload(self, total: int, last_bucket: str) -> dict[str, Any]:
+        """What a crossing's asset event carries; tasks read it from ``triggering_asset_events``."""
+        return {
+            "event": self.event,
+            "threshold": self.threshold,
+            "total": total,
+            "unit": self.unit,
+            "length": self.length,
+            "last_bucket": last_bucket,
+        }
+
+    def _state_store(self) -> Any:
+        store = getattr(self, "asset_state_store", None)
+        if store is None:
+            raise EventsAnalyticsConfigError(
+                "EventCountCrossingTrigger runs only as an AssetWatcher's trigger, where Airflow gives "
+                "it the asset's state store: use it in Asset(watchers=[AssetWatcher(name, trigger)]); "
+                "to wait inside a task, use EventCountSensor"
+            )
+        return store
+
+    async def _recall(self, store: Any) -> bool:
+        """Whether the total was at or above the threshold when last seen; never seen counts as below."""
+        try:
+            stored = await store.aget(self.state_key)
+        except ValueError as err:  # the store raises it when the trigger serves several assets
+            raise self._shared_error(err) from None
+        return bool(stored.get("above")) if isinstance(stored, dict) else False
+
+    async def _remember(self, store: Any, above: bool, total: int, last_bucket: str) -> None:
+        state = {"above": above, "total": total, "last_bucket": last_bucket, "threshold": self.threshold}
+        try:
+            await store.aset(self.state_key, state)
+        except ValueError as err:
+            raise self._shared_error(err) from None
+
+    def _shared_error(self, err: ValueError) -> EventsAnalyticsConfigError:
+        return EventsAnalyticsConfigError(
+            f"EventCountCrossingTrigger for {self.event!r} cannot keep its state ({err}): several "
+            "assets have watchers with identical arguments, which Airflow runs as one trigger. "
+            "Pass each watcher's trigger its own watcher_name (the AssetWatcher's name)."
+        )
+
+    def _log_failure(self, err: Exception, failures: int, delay: float) -> None:
+        # API errors are expected weather; anything else deserves its traceback.
+        self.log.log(
+            logging.WARNING if isinstance(err, EventsAnalyticsError) else logging.ERROR,
+            "Polling %r failed (%d time(s) in a row); next poll in %.0f s: %s",
+            self.event, failures, delay, err,
+            exc_info=not isinstance(err, EventsAnalyticsError),
+        )  # fmt: skip

@@ -1,0 +1,377 @@
+"""EventCountCrossingTrigger's run() against the emulator over real HTTP: one event per upward crossing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from airflow import __version__ as AIRFLOW_VERSION
+from packaging.version import Version
+
+from airflow_provider_events.emulator import EventsEmulator, Fault
+from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsRateLimitError
+from airflow_provider_events.triggers.events import (
+    MAX_ERROR_BACKOFF,
+    EventCountCrossingTrigger,
+    crossing_step,
+    error_backoff,
+)
+
+SERIES = "/events/data_series"
+HAS_STATE_STORE = Version(AIRFLOW_VERSION) >= Version("3.3.0")
+needs_33 = pytest.mark.skipif(not HAS_STATE_STORE, reason="the trigger refuses to exist before Airflow 3.3")
+# Two days ending now: events recorded during a test stay inside it whatever the clock does meanwhile.
+WINDOW = {"length": 2, "unit": "day"}
+FAST_HOOK = {"retry_limit": 0, "retry_delay": 0.001, "timeout": 5}
+
+
+class MemoryStore:
+    """Stands in for the asset state store Airflow 3.3 gives a watcher: one asset's keys, across instances."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.failures: list[BaseException] = []  # raised by the next calls, first in first out
+
+    def _maybe_fail(self) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        self._maybe_fail()
+        return self.values.get(key, default)
+
+    async def aset(self, key: str, value: Any) -> None:
+        self._maybe_fail()
+        json.dumps(value)  # the real store keeps JSON only
+        self.values[key] = value
+
+
+def window_total(emulator: EventsEmulator) -> int:
+    return sum(point["count"] for point in emulator.series("purchase", WINDOW["length"], WINDOW["unit"]))
+
+
+def make_trigger(events_conn: str, threshold: int, store: MemoryStore | None, **overrides: Any):
+    kwargs: dict[str, Any] = {
+        "event": "purchase",
+        "threshold": threshold,
+        **WINDOW,
+        "events_conn_id": events_conn,
+        "hook_params": FAST_HOOK,
+        "poke_interval": 0.02,
+        "watcher_name": "purchase_surge",
+    }
+    trigger = EventCountCrossingTrigger(**(kwargs | overrides))
+    trigger.asset_state_store = store
+    return trigger
+
+
+class Runner:
+    """Runs a trigger as the triggerer would, and lets a test act between its polls."""
+
+    def __init__(self, trigger: EventCountCrossingTrigger, emulator: EventsEmulator) -> None:
+        self.trigger, self.emulator = trigger, emulator
+        self.payloads: list[dict[str, Any]] = []
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Runner:
+        async def consume() -> None:
+            async for event in self.trigger.run():
+                self.payloads.append(event.payload)
+
+        self.task = asyncio.ensure_future(consume())
+        return self
+
+    async def polls(self, count: int, limit: float = 20) -> None:
+        """Return once ``count`` more polls are complete (the one after them has reached the server)."""
+        target = self.emulator.request_count(SERIES) + count + 1
+        deadline = asyncio.get_running_loop().time() + limit
+        while self.emulator.request_count(SERIES) < target:
+            assert self.task is not None and not self.task.done(), "the trigger ended"
+            assert asyncio.get_running_loop().time() < deadline, f"fewer than {count} polls in {limit} s"
+            await asyncio.sleep(0.005)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self.task is not None
+        still_running = not self.task.done()
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        if exc_info[0] is None:
+            assert still_running, "the trigger ended, a watcher's trigger never should"
+
+
+def scenario(coroutine_function: Callable[[], Any]) -> Any:
+    return asyncio.run(coroutine_function())
+
+
+@needs_33
+def test_below_the_threshold_nothing_fires(emulator: EventsEmulator, events_conn: str) -> None:
+    trigger = make_trigger(events_conn, window_total(emulator) + 5, MemoryStore())
+
+    async def run() -> list[dict[str, Any]]:
+        async with Runner(trigger, emulator) as runner:
+            await runner.polls(4)
+        return runner.payloads
+
+    assert scenario(run) == []
+
+
+@needs_33
+def test_a_crossing_fires_once_and_staying_above_fires_nothing_more(
+    emulator: EventsEmulator, events_conn: str
+) -> None:
+    total = window_total(emulator)
+    store = MemoryStore()
+    trigger = make_trigger(events_conn, total + 5, store)
+
+    async def run() -> list[dict[str, Any]]:
+        async with Runner(trigger, emulator) as runner:
+            await runner.polls(2)
+            assert runner.payloads == []
+            emulator.record("purchase", 5)
+            await runner.polls(6)
+        return runner.payloads
+
+    payloads = scenario(run)
+    assert len(payloads) == 1
+    last_point = emulator.series("purchase", WINDOW["length"], WINDOW["unit"])[-1]
+    assert payloads[0] == {
+        "event": "purchase",
+        "threshold": total + 5,
+        "total": total + 5,
+        "unit": "day",
+        "length": 2,
+        "last_bucket": last_point["time"],
+    }
+    assert emulator.api_key not in json.dumps(payloads)
+    assert store.values[trigger.state_key]["above"] is True
+
+
+@needs_33
+def test_falling_below_re_arms_and_the_next_crossing_fires_again(
+    emulator: EventsEmulator, events_conn: str
+) -> None:
+    total = window_total(emulator)
+    trigger = make_trigger(events_conn, total + 5, MemoryStore())
+
+    async def run() -> list[dict[str, Any]]:
+        async with Runner(trigger, emulator) as runner:
+            emulator.record("purchase", 5)
+            await runner.polls(2)
+            # Negative counts stand for old events leaving a moving window.
+            emulator.record("purchase", -3)
+            await runner.polls(2)
+            assert len(runner.payloads) == 1
+            emulator.record("purchase", 10)
+            await runner.polls(2)
+        return runner.payloads
+
+    assert [payload["total"] for payload in scenario(run)] == [total + 5, total + 12]
+
+
+@needs_33
+def test_a_re_created_trigger_remembers_the_crossing(emulator: EventsEmulator, events_conn: str) -> None:
+    # What the triggerer does after an event and after a restart: a new instance from serialize().
+    total = window_total(emulator)
+    store = MemoryStore()
+    first = make_trigger(events_conn, total + 5, store)
+    emulator.record("purchase", 5)
+
+    async def run(trigger: EventCountCrossingTrigger) -> list[dict[str, Any]]:
+        async with Runner(trigger, emulator) as runner:
+            await runner.polls(3)
+        return runner.payloads
+
+    assert len(asyncio.run(run(first))) == 1
+    _, kwargs = first.serialize()
+    again = EventCountCrossingTrigger(**kwargs)
+    again.asset_state_store = store
+    assert asyncio.run(run(again)) == []
+
+
+@needs_33
+def test_a_new_watcher_already_above_fires_once(emulator: EventsEmulator, events_conn: str) -> None:
+    trigger = make_trigger(events_conn, window_total(emulator), MemoryStore())
+
+    async def run() -> list[dict[str, Any]]:
+        async with Runner(trigger, emulator) as runner:
+            await runner.polls(3)
+        return runner.payloads
+
+    assert len(scenario(run)) == 1
+
+
+@needs_33
+def test_api_errors_never_end_the_trigger_and_a_crossing_after_them_fires(
+    emulator: EventsEmulator, events_conn: str
+) -> None:
+    total = window_total(emulator)
+    trigger = make_trigger(events_conn, total + 5, MemoryStore())
+    emulator.enqueue(Fault(401), Fault(403), Fault(400), Fault(503), Fault(200, mangle="short"))
+
+    async def run() -> list[dict[str, Any]]:
+        async with Runner(trigger, emulator) as runner:
+            await runner.polls(5)  # each fault is one failed poll: the hook does not retry here
+            assert runner.payloads == []
+            emulator.record("purchase", 5)
+            await runner.polls(2)
+        return runner.payloads
+
+    assert [payload["total"] for payload in scenario(run)] == [total + 5]
+    statuses = [request.status for request in emulator.requests]
+    assert statuses[:6] == [401, 403, 400, 503, 200, 200]
+
+
+@needs_33
+def test_a_missing_connection_is_logged_and_retried_not_fatal(
+    emulator: EventsEmulator, events_conn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trigger = make_trigger("events_analytics_nowhere", 1, MemoryStore(), poke_interval=0.01)
+
+    async def run() -> None:
+        async with Runner(trigger, emulator) as runner:
+            await asyncio.sleep(0.2)
+            assert runner.task is not None and not runner.task.done()
+
+    scenario(run)
+    logged = capsys.readouterr().out  # the triggerer's logs go through structlog to stdout
+    assert "The conn_id `events_analytics_nowhere` isn't defined" in logged
+    assert "next poll in" in logged
+
+
+@needs_33
+def test_errors_back_off_exponentially(
+    emulator: EventsEmulator, events_conn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: Any) -> Any:
+        if delay >= 1:  # the trigger's own waits; this test's loop and asyncio's sleep(0) pass through
+            waits.append(delay)
+        return await real_sleep(0)
+
+    monkeypatch.setattr("airflow_provider_events.triggers.events.asyncio.sleep", recording_sleep)
+    trigger = make_trigger(events_conn, window_total(emulator) + 5, MemoryStore(), poke_interval=10)
+    emulator.enqueue(Fault(503), times=4)
+
+    async def run() -> None:
+        async with Runner(trigger, emulator) as runner:
+            await runner.polls(5)
+
+    scenario(run)
+    failed, healthy = waits[:4], waits[4]
+    assert all(
+        low <= wait <= high
+        for wait, (low, high) in zip(failed, [(10, 20), (20, 30), (40, 50), (80, 90)], strict=True)
+    )
+    assert healthy == 10.0  # a good poll resets the backoff
+
+
+def test_error_backoff_is_capped_and_honours_retry_after() -> None:
+    assert error_backoff(60, 30) == MAX_ERROR_BACKOFF
+    assert error_backoff(3600, 5) == 3600  # never faster than the normal polling
+    slow_down = EventsAnalyticsRateLimitError("429", status_code=429, retry_after=120)
+    assert error_backoff(10, 1, slow_down) == 120
+
+
+@needs_33
+def test_a_failed_state_write_delays_the_event_and_never_doubles_it(
+    emulator: EventsEmulator, events_conn: str
+) -> None:
+    store = MemoryStore()
+    trigger = make_trigger(events_conn, window_total(emulator) + 5, store)
+
+    async def run() -> list[dict[str, Any]]:
+        async with Runner(trigger, emulator) as runner:
+            await runner.polls(1)
+            store.failures.append(RuntimeError("execution API unreachable"))
+            emulator.record("purchase", 5)
+            await runner.polls(4)
+        return runner.payloads
+
+    assert len(scenario(run)) == 1
+
+
+@needs_33
+def test_a_trigger_shared_by_two_assets_refuses_to_fire_and_says_why(
+    emulator: EventsEmulator, events_conn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = MemoryStore()
+    store.failures = [ValueError("Task has 2 concrete inlets and outlets")] * 50
+    trigger = make_trigger(events_conn, 1, store, poke_interval=0.001)
+
+    async def run() -> None:
+        async with Runner(trigger, emulator) as runner:
+            await asyncio.sleep(0.3)
+            assert runner.payloads == []
+
+    scenario(run)
+    assert "Pass each watcher's trigger its own watcher_name" in capsys.readouterr().out
+    assert emulator.request_count(SERIES) == 0
+
+
+@needs_33
+def test_outside_an_asset_watcher_it_says_where_it_belongs(events_conn: str) -> None:
+    trigger = make_trigger(events_conn, 10, None)
+
+    async def run() -> None:
+        await anext(trigger.run())
+
+    with pytest.raises(EventsAnalyticsConfigError, match="AssetWatcher"):
+        scenario(run)
+
+
+@needs_33
+def test_kwargs_are_stable_hold_no_key_and_rebuild_the_trigger(
+    emulator: EventsEmulator, events_conn: str
+) -> None:
+    one, two = (make_trigger(events_conn, 1000, None) for _ in range(2))
+    classpath, kwargs = one.serialize()
+    assert (classpath, kwargs) == two.serialize()
+    assert classpath == "airflow_provider_events.triggers.events.EventCountCrossingTrigger"
+    assert kwargs["events_conn_id"] == events_conn
+    assert kwargs["watcher_name"] == "purchase_surge"
+    assert emulator.api_key not in repr(kwargs)
+    assert EventCountCrossingTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert EventCountCrossingTrigger(**(kwargs | {"threshold": 2000})).state_key != one.state_key
+
+
+@needs_33
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"threshold": 0}, "threshold"),
+        ({"threshold": "1000"}, "threshold"),
+        ({"unit": "week"}, "unit"),
+        ({"length": 0}, "length"),
+        ({"event": ""}, "event"),
+        ({"poke_interval": 0}, "poke_interval"),
+        ({"hook_params": {"api_key": "x"}}, "hook_params"),
+    ],
+)
+def test_bad_arguments_are_refused_when_the_dag_is_parsed(override: dict[str, Any], named: str) -> None:
+    kwargs: dict[str, Any] = {"event": "purchase", "threshold": 10, **WINDOW}
+    with pytest.raises(EventsAnalyticsConfigError, match=named):
+        EventCountCrossingTrigger(**(kwargs | override))
+
+
+@pytest.mark.skipif(HAS_STATE_STORE, reason="Airflow 3.3 keeps a watcher's state")
+def test_before_airflow_3_3_building_it_fails_and_names_the_release_needed() -> None:
+    with pytest.raises(EventsAnalyticsConfigError, match=r"needs Apache Airflow 3\.3\.0 or later"):
+        EventCountCrossingTrigger(event="purchase", threshold=1000)
+
+
+@pytest.mark.parametrize(
+    ("was_above", "total", "fire", "above"),
+    [
+        (False, 999, False, False),
+        (False, 1000, True, True),
+        (True, 5000, False, True),
+        (True, 999, False, False),
+    ],
+)
+def test_crossing_step_fires_only_on_the_way_up(was_above: bool, total: int, fire: bool, above: bool) -> None:
+    assert crossing_step(was_above, total, 1000) == (fire, above)

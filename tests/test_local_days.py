@@ -1,0 +1,222 @@
+"""DAGs scheduled in a time zone export and count their local days, across DST, over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from airflow.sdk import DAG, CronDataIntervalTimetable, DeltaDataIntervalTimetable
+
+from airflow_provider_events.emulator import EventsEmulator
+from airflow_provider_events.operators.events import EventSeriesOperator
+from airflow_provider_events.sensors.events import EventCountSensor
+
+REPO = Path(__file__).resolve().parent.parent
+SERIES = "/events/data_series"
+UTC = timezone.utc
+FAST = {"retry_delay": 0.01, "retry_limit": 1, "timeout": 5}
+# (zone, a day its clocks change, the offsets sent for the day before, that day and the day after,
+# and the hours of those three days)
+DST_DAYS = [
+    ("America/New_York", date(2024, 3, 10), ["-05:00", "-04:00", "-04:00"], [24, 23, 24]),
+    ("America/New_York", date(2024, 11, 3), ["-04:00", "-05:00", "-05:00"], [24, 25, 24]),
+    ("Europe/Berlin", date(2024, 3, 31), ["+01:00", "+02:00", "+02:00"], [24, 23, 24]),
+    ("Europe/Berlin", date(2024, 10, 27), ["+02:00", "+01:00", "+01:00"], [24, 25, 24]),
+    ("Australia/Sydney", date(2024, 10, 6), ["+10:00", "+11:00", "+11:00"], [24, 23, 24]),
+    ("Australia/Sydney", date(2024, 4, 7), ["+11:00", "+10:00", "+10:00"], [24, 25, 24]),
+]
+
+
+def midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(0), ZoneInfo(zone)).astimezone(UTC)
+
+
+def context_for(zone: str | None, start: datetime, end: datetime) -> dict[str, Any]:
+    schedule = DeltaDataIntervalTimetable(timedelta(days=1)) if zone is None else None
+    schedule = schedule or CronDataIntervalTimetable("@daily", timezone=zone)
+    dag = DAG("zoned", schedule=schedule, start_date=datetime(2024, 1, 1, tzinfo=UTC))
+    return {"dag": dag, "data_interval_start": start, "data_interval_end": end}
+
+
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    with path.open(newline="") as handle:
+        return [{**row, "count": int(row["count"])} for row in csv.DictReader(handle)]
+
+
+def sent(emulator: EventsEmulator, since: int = 0, unit: str = "day") -> list[tuple[str, str]]:
+    return [
+        (request.params["length"], request.params["ending_at"])
+        for request in emulator.requests[since:]
+        if request.path == SERIES and request.params["unit"] == unit
+    ]
+
+
+# -- daily runs through dag.test(), in New York, Berlin and Sydney -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "change", "offsets", "lengths"), DST_DAYS, ids=[f"{zone}-{day}" for zone, day, *_ in DST_DAYS]
+)
+def test_daily_runs_export_their_local_days_once_across_the_change(
+    airflow_db, emulator, events_conn, tmp_path, monkeypatch, zone, change, offsets, lengths
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("EVENTS_LOCAL_TIMEZONE", zone)
+    monkeypatch.setenv("EVENTS_EXPORT_DIR", str(tmp_path))
+    bag = DagBag(dag_folder=str(REPO / "example_dags" / "example_events_local_days.py"))
+    dag = bag.dags["example_events_local_days"]
+    days = [change - timedelta(days=1), change, change + timedelta(days=1)]
+
+    exported = []
+    for day, offset, length in zip(days, offsets, lengths, strict=True):
+        seen = len(emulator.requests)
+        run = dag.test(logical_date=midnight(day + timedelta(days=1), zone))
+        assert run.state == "success"
+        rows = read_csv(tmp_path / "local_days" / f"{day}.csv")
+        assert [(row["event"], row["time"]) for row in rows] == [("purchase", str(day)), ("signup", str(day))]
+        ending_at = f"{day}T00:00:00{offset}"
+        assert sent(emulator, seen) == [("1", ending_at)] * 2  # one request per event, in the local offset
+        assert [row["count"] for row in rows] == [
+            emulator.series(event, 1, "day", ending_at=ending_at)[0]["count"]
+            for event in ("purchase", "signup")
+        ]
+        hours = [
+            row for row in read_csv(tmp_path / "local_hours" / f"{day}.csv") if row["event"] == "purchase"
+        ]
+        starts = [datetime.fromisoformat(row["time"]) for row in hours]
+        assert len(hours) == length
+        assert starts == [midnight(day, zone) + timedelta(hours=n) for n in range(length)]
+        exported.extend(row["time"] for row in rows if row["event"] == "purchase")
+    assert exported == [str(day) for day in days]  # consecutive runs tile the calendar, no date twice
+
+
+# -- the operator's windows, against the emulator ---------------------------------------------------
+
+
+def test_a_week_across_fall_back_is_two_requests_joined_in_order(emulator, events_conn) -> None:
+    start, end = (
+        midnight(date(2024, 10, 30), "America/New_York"),
+        midnight(date(2024, 11, 6), "America/New_York"),
+    )
+    task = EventSeriesOperator(task_id="week", event=["purchase", "signup"], hook_params=FAST)
+    records = task.execute(context_for("America/New_York", start, end))
+
+    segments = [("4", "2024-11-02T00:00:00-04:00"), ("3", "2024-11-05T00:00:00-05:00")]
+    assert sent(emulator) == [segments[0]] * 2 + [segments[1]] * 2
+    assert [r["time"] for r in records if r["event"] == "signup"] == [
+        str(date(2024, 10, 30) + timedelta(days=n)) for n in range(7)
+    ]
+    assert records == [
+        {"event": event, **point}
+        for event in ("purchase", "signup")
+        for length, ending_at in segments
+        for point in emulator.series(event, int(length), "day", ending_at=ending_at)
+    ]
+
+
+def test_length_without_ending_at_ends_with_the_runs_local_day(emulator, events_conn) -> None:
+    start, end = (
+        midnight(date(2024, 11, 6), "America/New_York"),
+        midnight(date(2024, 11, 7), "America/New_York"),
+    )
+    records = EventSeriesOperator(task_id="last7", event="purchase", length=7, hook_params=FAST).execute(
+        context_for("America/New_York", start, end)
+    )
+    assert [r["time"] for r in records] == [str(date(2024, 10, 31) + timedelta(days=n)) for n in range(7)]
+    assert sent(emulator) == [("3", "2024-11-02T00:00:00-04:00"), ("4", "2024-11-06T00:00:00-05:00")]
+
+
+def test_a_timetable_without_a_zone_counts_utc_days_as_before(emulator, events_conn) -> None:
+    start = datetime(2024, 11, 3, tzinfo=UTC)
+    records = EventSeriesOperator(task_id="utc", event="purchase", hook_params=FAST).execute(
+        context_for(None, start, start + timedelta(days=1))
+    )
+    assert [r["time"] for r in records] == ["2024-11-03"]
+    assert sent(emulator) == [("1", "2024-11-03T00:00:00+00:00")]
+
+
+def test_hours_of_a_zoned_run_are_the_same_instants_as_before(emulator, events_conn) -> None:
+    start, end = (
+        midnight(date(2024, 11, 3), "America/New_York"),
+        midnight(date(2024, 11, 4), "America/New_York"),
+    )
+    records = EventSeriesOperator(task_id="hours", event="purchase", unit="hour", hook_params=FAST).execute(
+        context_for("America/New_York", start, end)
+    )
+    assert len(records) == 25
+    assert sent(emulator, unit="hour") == [("25", "2024-11-04T04:00:00+00:00")]
+
+
+# -- the sensor: length=None counts the run's local day ---------------------------------------------
+
+
+def sensor(**kwargs: Any) -> EventCountSensor:
+    kwargs = {"task_id": "wait", "event": "purchase", "threshold": 1, "length": None, **kwargs}
+    return EventCountSensor(hook_params=FAST, deferrable=False, **kwargs)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Australia/Sydney"])
+def test_the_sensor_counts_every_hour_of_the_local_fall_back_day(emulator, events_conn, zone) -> None:
+    change = date(2024, 11, 3) if zone == "America/New_York" else date(2024, 4, 7)
+    start, end = midnight(change, zone), midnight(change + timedelta(days=1), zone)
+    emulator.record("purchase", 7, at=end - timedelta(minutes=30))  # the local day's last half hour
+    result = sensor(unit="hour").poke(context_for(zone, start, end))
+
+    last_hour = (end - timedelta(hours=1)).isoformat()
+    expected = emulator.series("purchase", 25, "hour", ending_at=last_hour)
+    assert result.xcom_value == sum(point["count"] for point in expected)
+    assert sent(emulator, unit="hour") == [("25", last_hour)]
+
+
+def test_the_sensor_counts_the_local_day_in_its_own_offset(emulator, events_conn) -> None:
+    start, end = midnight(date(2024, 7, 1), "Europe/Berlin"), midnight(date(2024, 7, 2), "Europe/Berlin")
+    result = sensor(unit="day").poke(context_for("Europe/Berlin", start, end))
+    assert sent(emulator) == [("1", "2024-07-01T00:00:00+02:00")]
+    assert result.xcom_value == emulator.series("purchase", 1, "day", "2024-07-01T00:00:00+02:00")[0]["count"]
+
+
+def test_the_deferred_trigger_gets_the_run_aligned_window(emulator, events_conn) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    start, end = (
+        midnight(date(2024, 3, 10), "America/New_York"),
+        midnight(date(2024, 3, 11), "America/New_York"),
+    )
+    task = sensor(unit="day", threshold=10**9)
+    task.deferrable = True
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute(context_for("America/New_York", start, end))
+    trigger = deferred.value.trigger
+    assert (trigger.length, trigger.unit, trigger.ending_at) == (1, "day", "2024-03-10T00:00:00-04:00")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "interval", "message"),
+    [
+        (
+            {"unit": "day"},
+            (date(2024, 3, 29), date(2024, 4, 2)),
+            "spans a change of UTC offset .* unit='hour'",
+        ),
+        ({"ending_at": "2024-01-01T00:00:00Z"}, (date(2024, 1, 1), date(2024, 1, 2)), "no ending_at"),
+        (
+            {"unit": "day"},
+            (date(2024, 1, 1), date(2024, 1, 1)),
+            "no day bucket starts inside .*: pass length",
+        ),
+    ],
+)
+def test_the_sensor_refuses_a_window_it_cannot_count_before_any_request(
+    emulator, events_conn, kwargs, interval, message
+) -> None:
+    context = context_for("Europe/Berlin", *(midnight(day, "Europe/Berlin") for day in interval))
+    with pytest.raises(ValueError, match=message):
+        sensor(**kwargs).execute(context)
+    with pytest.raises(ValueError, match="needs a run with one"):
+        sensor().execute({})
+    assert emulator.request_count() == 0
