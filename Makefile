@@ -8,7 +8,7 @@ OLDEST := .ci/constraints-oldest.txt
 export AIRFLOW__CORE__UNIT_TEST_MODE := True
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: test lint typecheck pytest demo bench test-oldest dist clean
+.PHONY: test lint typecheck pytest demo bench test-oldest dist clean e2e
 
 $(BIN)/.installed: pyproject.toml $(OLDEST)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ demo: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks.run
 
+# A real Airflow (api-server, scheduler, dag-processor, triggerer) on a throwaway home in .e2e/,
+# driven through its REST API and a headless browser. Playwright's own browser download cannot
+# work here, so it drives Debian's chromium, installed when missing (CI runs as root).
+e2e: $(BIN)/.installed-e2e
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	$(BIN)/python -m e2e.run
+
+$(BIN)/.installed-e2e: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[e2e]'
+	touch $@
+
 # The suite again in a separate virtualenv on the oldest supported Airflow release.
 test-oldest:
 	$(MAKE) pytest VENV=.venv-oldest PIP_EXTRA='-c $(OLDEST)'
@@ -43,4 +54,4 @@ dist: $(BIN)/.installed
 	rm -rf dist && $(BIN)/python -m build --outdir dist . && $(BIN)/twine check --strict dist/*
 
 clean:
-	rm -rf .venv .venv-oldest dist build *.egg-info .demo .bench
+	rm -rf .venv .venv-oldest dist build *.egg-info .demo .bench .e2e

@@ -69,7 +69,7 @@ def test_day_series_is_calendar_days_in_the_offset_of_ending_at(emu, http):
     tz = timezone(timedelta(hours=-7))
     for day, point in zip(range(6, 11), body["data"], strict=True):
         assert point["count"] == emu.count("purchase", datetime(2014, 12, day, tzinfo=tz), "day")
-        assert 0 <= point["count"] <= 9999
+        assert point["count"] > 0
 
 
 @pytest.mark.parametrize("offset", ["-07:00", "+05:30"])
@@ -82,7 +82,7 @@ def test_hour_series_is_whole_local_hours_ending_with_the_one_holding_ending_at(
     starts = [datetime.fromisoformat(text) for text in times_of(response)]
     assert all(later - earlier == timedelta(hours=1) for earlier, later in itertools.pairwise(starts))
     assert starts[-1] <= parse_ending_at(ending_at) < starts[-1] + timedelta(hours=1)
-    assert all(0 <= point["count"] <= 999 for point in response.json()["data"])
+    assert all(point["count"] > 0 for point in response.json()["data"])
 
 
 def test_hour_buckets_floor_minutes_in_local_time(emu, http):
@@ -129,6 +129,26 @@ def test_series_takes_datetimes_naive_meaning_utc(emu):
     naive = emu.series("purchase", 3, "hour", datetime(2024, 1, 1, 10, 30))
     assert naive == emu.series("purchase", 3, "hour", "2024-01-01T10:30:00Z")
     assert naive[-1]["time"] == "2024-01-01T10:00:00+00:00"
+
+
+@pytest.mark.parametrize("offset", ["+00:00", "-07:00", "+05:45", "+14:00"])
+def test_a_days_count_is_the_sum_of_its_24_hours_in_the_same_offset(emu, http, offset):
+    emu.record("purchase", 9, at=datetime(2024, 2, 29, 11, 59, tzinfo=timezone.utc))
+    for day in ("2024-02-28", "2024-02-29", "2024-03-01"):
+        daily = fetch(http, emu, event="purchase", length=1, unit="day", ending_at=f"{day}T12:00:00{offset}")
+        hourly = fetch(
+            http, emu, event="purchase", length=24, unit="hour", ending_at=f"{day}T23:00:00{offset}"
+        )
+        hours = hourly.json()["data"]
+        assert [point["time"][:10] for point in hours] == [day] * 24
+        assert daily.json()["data"][0]["count"] == sum(point["count"] for point in hours), (day, offset)
+
+
+def test_a_days_count_depends_on_the_offset_its_day_is_counted_in(emu):
+    utc = emu.series("purchase", 1, "day", "2024-02-29T12:00:00+00:00")
+    new_york = emu.series("purchase", 1, "day", "2024-02-29T12:00:00-05:00")
+    assert utc[0]["time"] == new_york[0]["time"] == "2024-02-29"
+    assert utc[0]["count"] != new_york[0]["count"]  # another 24 hours, another total
 
 
 def test_bucket_starts_step_back_exactly_one_unit():
@@ -317,6 +337,56 @@ def test_record_adds_to_the_hour_and_local_day_buckets(emu, http):
     assert emu.count("purchase", datetime(2014, 12, 11, 2), "hour") == hour_before
 
 
+def control(emu: EventsEmulator, body: Any, key: str = KEY, method: str = "POST") -> requests.Response:
+    headers = {"Authorization": f"Bearer {key}"}
+    return requests.request(method, emu.url + "/_emulator/events", json=body, headers=headers, timeout=5)
+
+
+def test_events_posted_to_the_control_endpoint_count_like_record(emu, http):
+    at = "2014-12-10T19:30:00-07:00"
+    before = fetch(http, emu, **BASE_PARAMS).json()["data"][-1]["count"]
+
+    answer = control(emu, {"event": "purchase", "count": 40, "at": at})
+    control(emu, {"event": "purchase", "count": 2, "at": at, "app_id": "other-app"})
+
+    assert answer.status_code == 200
+    assert answer.json() == {"message": "recorded", "event": "purchase", "count": 40, "at": at}
+    assert fetch(http, emu, **BASE_PARAMS).json()["data"][-1]["count"] == before + 40
+    assert emu.request_count("/_emulator/events") == 0  # control is not API traffic: no log, no budget
+
+
+def test_a_control_post_without_at_counts_now(emu):
+    now = datetime.now(timezone.utc)
+    before = emu.count("signup", now, "hour") + emu.count("signup", now + timedelta(hours=1), "hour")
+    assert control(emu, {"event": "signup", "count": 3}).status_code == 200
+    after = emu.count("signup", now, "hour") + emu.count("signup", now + timedelta(hours=1), "hour")
+    assert after == before + 3
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"count": 3}, "event"),
+        ({"event": "purchase", "count": 0}, "count"),
+        ({"event": "purchase", "count": "5"}, "count"),
+        ({"event": "purchase", "at": "yesterday"}, "at"),
+        ({"event": "purchase", "colour": "red"}, "colour"),
+        (["purchase"], "JSON object"),
+    ],
+)
+def test_a_bad_control_body_is_400_naming_the_field_and_records_nothing(emu, body, named):
+    answer = control(emu, body)
+    assert answer.status_code == 400
+    assert named in answer.json()["message"]
+    assert emu._recorded == {}
+
+
+def test_control_needs_the_key_and_post(emu):
+    assert control(emu, {"event": "purchase"}, key="wrong").status_code == 401
+    assert control(emu, None, method="GET").status_code == 405
+    assert emu._recorded == {}
+
+
 def test_record_defaults_to_now(emu):
     now = datetime.now(timezone.utc)
 
@@ -402,6 +472,9 @@ def test_cli_serves_until_sigterm_and_exits_0(tmp_path):
         names = requests.get(url + LIST, headers=headers, timeout=5).json()["events"]
         params = {**BASE_PARAMS, "event": "event_0001"}
         series = requests.get(url + SERIES, params=params, headers=headers, timeout=5).json()["data"]
+        body = {"event": "event_0001", "count": 5, "at": "2014-12-10T12:00:00-07:00"}
+        recorded = requests.post(url + "/_emulator/events", json=body, headers=headers, timeout=5)
+        after = requests.get(url + SERIES, params=params, headers=headers, timeout=5).json()["data"]
     finally:
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=10)
@@ -413,6 +486,17 @@ def test_cli_serves_until_sigterm_and_exits_0(tmp_path):
         "event_0001", 5, "day", BASE_PARAMS["ending_at"]
     )  # stable across processes
     assert any(point["count"] for point in series)
+    assert recorded.status_code == 200
+    assert after[-1]["count"] == series[-1]["count"] + 5 and after[:-1] == series[:-1]
+
+
+def test_cli_help_names_the_key_variable_but_never_its_value():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EVENTS_EMULATOR_API_KEY": "sk-live-do-not-print"}
+    command = [sys.executable, "-m", "airflow_provider_events.emulator", "--help"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert "$EVENTS_EMULATOR_API_KEY" in result.stdout and "/_emulator/events" in result.stdout
+    assert "sk-live-do-not-print" not in result.stdout + result.stderr
 
 
 def test_keep_alive_requests_take_well_under_5_ms(emu, http):

@@ -11,20 +11,34 @@ import time
 from types import FrameType
 
 from airflow_provider_events.emulator._emulator import EventsEmulator
-from airflow_provider_events.emulator._protocol import DEFAULT_API_KEY
+from airflow_provider_events.emulator._protocol import CONTROL_EVENTS_PATH, DEFAULT_API_KEY
+
+_EPILOG = f"""\
+Add events while it runs, from another shell (they count in the hour and day holding "at"):
+
+  curl -sS -X POST http://127.0.0.1:PORT{CONTROL_EVENTS_PATH} \\
+       -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+       -d '{{"event": "purchase", "count": 50}}'
+
+Body fields: event (required), count (default 1), at (ISO 8601 with offset, default now),
+app_id, segment_id. It answers {{"message": "recorded", ...}}, or 400 naming the bad field.
+"""
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_events.emulator",
         description="Serve a local emulator of the Custom Events Analytics REST API.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    # The default is resolved after parsing: --help must never print the environment's key.
     parser.add_argument(
         "--api-key",
-        default=os.environ.get("EVENTS_EMULATOR_API_KEY", DEFAULT_API_KEY),
-        help="the accepted key (default: $EVENTS_EMULATOR_API_KEY or %(default)s)",
+        default=None,
+        help=f"the accepted key (default: $EVENTS_EMULATOR_API_KEY if set, else {DEFAULT_API_KEY!r})",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="milliseconds from arrival to answer")
     parser.add_argument("--rate-limit", type=int, default=250_000, help="requests per window")
@@ -34,7 +48,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--verbose", action="store_true", help="log one line per request to stderr")
     parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", help="the PEM private key of --tls-cert, unless that file holds it")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.api_key is None:
+        args.api_key = os.environ.get("EVENTS_EMULATOR_API_KEY") or DEFAULT_API_KEY
+    return args
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -17,6 +18,7 @@ from typing import Any
 
 from airflow_provider_events.emulator._http import EmulatorServer
 from airflow_provider_events.emulator._protocol import (
+    CONTROL_EVENTS_PATH,
     DEFAULT_API_KEY,
     DEFAULT_EVENTS,
     PAGE_SIZE,
@@ -27,7 +29,7 @@ from airflow_provider_events.emulator._protocol import (
     Reply,
     SeriesKey,
     as_fixed,
-    base_count,
+    base_counts,
     bucket_starts,
     error_reply,
     floor_bucket,
@@ -35,6 +37,7 @@ from airflow_provider_events.emulator._protocol import (
     parse_count,
     parse_ending_at,
     parse_offset,
+    parse_record_body,
     parse_series_query,
     scripted_reply,
     shift,
@@ -180,15 +183,20 @@ class EventsEmulator:
         return self._bucket_count((event, app_id or None, segment_id or None), start, unit)
 
     def _bucket_count(self, key: SeriesKey, start: datetime, unit: str) -> int:
-        base = base_count(key, start, unit)
+        return self._bucket_counts(key, [start], unit)[0]
+
+    def _bucket_counts(self, key: SeriesKey, starts: list[datetime], unit: str) -> list[int]:
+        counts = base_counts(key, starts, unit)
         with self._lock:
             entry = self._recorded.get(key)
             if entry is None:
-                return base
-            times, counts = entry
-            first = bisect.bisect_left(times, start.timestamp())
-            end = bisect.bisect_left(times, shift(start, unit, 1).timestamp())
-            return base + sum(counts[first:end])
+                return counts
+            times, recorded = entry
+            for index, start in enumerate(starts):
+                first = bisect.bisect_left(times, start.timestamp())
+                end = bisect.bisect_left(times, shift(start, unit, 1).timestamp())
+                counts[index] += sum(recorded[first:end])
+        return counts
 
     def record(
         self,
@@ -231,13 +239,12 @@ class EventsEmulator:
         return self._points(EmulatorQuery(event, length, unit, moment, app_id, segment_id))
 
     def _points(self, query: EmulatorQuery) -> list[dict[str, Any]]:
+        starts = bucket_starts(query.ending_at, query.length, query.unit)
         listed = query.event in self.events  # once a request: the list may hold thousands of names
+        counts = self._bucket_counts(query.key, starts, query.unit) if listed else [0] * len(starts)
         return [
-            {
-                "time": format_bucket(start, query.unit, self.response_tz),
-                "count": self._bucket_count(query.key, start, query.unit) if listed else 0,
-            }
-            for start in bucket_starts(query.ending_at, query.length, query.unit)
+            {"time": format_bucket(start, query.unit, self.response_tz), "count": count}
+            for start, count in zip(starts, counts, strict=True)
         ]
 
     # scripting and inspection
@@ -269,6 +276,31 @@ class EventsEmulator:
             self._faults.clear()
             self._recorded.clear()
             self._rate_index, self._rate_used = -1, 0
+
+    # control from outside the process
+
+    def _control(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """``POST /_emulator/events``: record events, as :meth:`record` does in-process."""
+        if path != CONTROL_EVENTS_PATH:
+            return error_reply(404, "Not found", [f"the control endpoint is POST {CONTROL_EVENTS_PATH}"])
+        if method != "POST":
+            reply = error_reply(405, "Method not allowed", [f"{path} accepts POST only"])
+            reply.headers.append(("Allow", "POST"))
+            return reply
+        if not self._authorized(headers):
+            return error_reply(401, "Unknown or missing REST API Key", ["send 'Authorization: Bearer <key>'"])
+        record, errors = parse_record_body(body)
+        if record is None:
+            return error_reply(400, errors[0], errors)
+        at = record["at"] or datetime.now(timezone.utc)
+        self.record(
+            record["event"], record["n"], at=at, app_id=record["app_id"], segment_id=record["segment_id"]
+        )
+        if self.verbose:
+            print(f"recorded {record['n']} {record['event']!r} at {at.isoformat()}", file=sys.stderr)
+        return Reply(
+            200, {"message": "recorded", "event": record["event"], "count": record["n"], "at": at.isoformat()}
+        )
 
     # request pipeline
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from airflow_provider_events.emulator._protocol import parse_count
+from airflow_provider_events.emulator._protocol import CONTROL_PREFIX, parse_count
 
 if TYPE_CHECKING:
     from airflow_provider_events.emulator._emulator import EventsEmulator
@@ -73,11 +73,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         arrived = time.monotonic()
-        self._drain_body()
+        body = self._drain_body()
         emulator = self.server.emulator
         target = urlsplit(self.path)
         params = dict(parse_qsl(target.query, keep_blank_values=True))
-        reply = emulator._handle(self.command, target.path, params, dict(self.headers.items()))
+        headers = dict(self.headers.items())
+        if target.path.startswith(CONTROL_PREFIX):
+            # Control requests are not API traffic: no fault, rate budget or request log applies.
+            reply = emulator._control(self.command, target.path, headers, body)
+        else:
+            reply = emulator._handle(self.command, target.path, params, headers)
         head, body = reply.render(close=self.close_connection)
         # Latency counts from arrival, so the work above hides inside it instead of adding to it.
         time.sleep(max(0.0, arrived + emulator.latency - time.monotonic()) + reply.delay)
@@ -93,13 +98,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
-    def _drain_body(self) -> None:
+    def _drain_body(self) -> bytes:
         # An unread request body would be parsed as the next request on a keep-alive connection.
         length = parse_count(self.headers.get("Content-Length"))
         if self.headers.get("Transfer-Encoding") or (length or 0) > 1 << 20:
             self.close_connection = True
         elif length:
-            self.rfile.read(length)
+            return self.rfile.read(length)
+        return b""
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.emulator.verbose:

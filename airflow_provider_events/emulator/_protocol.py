@@ -8,6 +8,7 @@ that the emulator checks the client rather than repeating it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ PAGE_SIZE = 250
 UNITS = ("day", "hour")
 MANGLES = frozenset({"short", "long", "no_count", "no_data", "not_json", "disconnect"})
 _STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
-_MAX_COUNT = {"day": 10_000, "hour": 1_000}
+_QUARTER_SECONDS = 900
+# Mean events per quarter hour: an hour holds 4 * 125 +- 125, a day about 12,000.
+_QUARTER_RATE = 125
 _OFFSET = r"(Z|[+-]\d{2}(?::?\d{2})?)"
 _OFFSET_RE = re.compile(_OFFSET, re.ASCII | re.IGNORECASE)
 _DATETIME_RE = re.compile(
@@ -34,6 +37,9 @@ _ENDING_AT_ERROR = (
     " (a '+' in a query string must be sent as %2B)"
 )
 SeriesKey = tuple[str, str | None, str | None]
+CONTROL_PREFIX = "/_emulator/"
+CONTROL_EVENTS_PATH = CONTROL_PREFIX + "events"
+_RECORD_FIELDS = frozenset({"event", "count", "at", "app_id", "segment_id"})
 
 
 # --- bucket arithmetic (pure) ---------------------------------------------------------------------
@@ -98,13 +104,32 @@ def format_bucket(start: datetime, unit: str, out_tz: timezone | None = None) ->
     return (start.astimezone(out_tz) if out_tz else start).isoformat()
 
 
-def base_count(key: SeriesKey, start: datetime, unit: str) -> int:
-    # Hours are keyed by their UTC instant and days by their calendar date, so the same bucket asked
-    # in another offset gets the same count; blake2b keeps it stable across processes, unlike hash().
-    bucket = start.date().isoformat() if unit == "day" else str(int(start.timestamp()))
-    text = "\x1f".join((unit, key[0], key[1] or "", key[2] or "", bucket))
+def quarter_index(moment: datetime) -> int:
+    """The quarter hour since the epoch holding ``moment``; every UTC offset is a whole number of them."""
+    return int(moment.timestamp() // _QUARTER_SECONDS)
+
+
+def cumulative_count(key: SeriesKey, quarter: int) -> int:
+    """
+    Events of a series before the start of ``quarter``: ``q * M + h(key, q) % M``, never decreasing.
+
+    Any bucket ``[a, b)`` then holds ``P(b) - P(a) >= 0`` events, so a day is the sum of its 24 hours
+    in the same offset and every count costs two hashes, whatever the bucket's size. blake2b keeps
+    the counts stable across processes, unlike hash().
+    """
+    text = "\x1f".join((key[0], key[1] or "", key[2] or "", str(quarter)))
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % _MAX_COUNT[unit]
+    return quarter * _QUARTER_RATE + int.from_bytes(digest, "big") % _QUARTER_RATE
+
+
+def base_counts(key: SeriesKey, starts: list[datetime], unit: str) -> list[int]:
+    """Generated counts of consecutive buckets starting at ``starts``: one hash per bucket boundary."""
+    if not starts:
+        return []
+    bounds = [quarter_index(start) for start in starts]
+    bounds.append(quarter_index(shift(starts[-1], unit, 1)))
+    totals = [cumulative_count(key, quarter) for quarter in bounds]
+    return [later - earlier for earlier, later in itertools.pairwise(totals)]
 
 
 # --- scripted behaviour ---------------------------------------------------------------------------
@@ -246,3 +271,38 @@ def parse_series_query(params: dict[str, str], now: datetime) -> tuple[EmulatorQ
         return None, errors
     query = EmulatorQuery(event, length, unit, ending_at, params.get("app_id"), params.get("segment_id"))
     return query, []
+
+
+def parse_record_body(raw: bytes) -> tuple[dict[str, Any] | None, list[str]]:
+    """
+    Check the JSON body of ``POST /_emulator/events``.
+
+    The body is ``{"event": str, "count": int >= 1 (default 1), "at": ISO 8601 (default now),
+    "app_id": str, "segment_id": str}``. Returns the keyword arguments of
+    :meth:`EventsEmulator.record` (``at`` parsed), or the errors.
+    """
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        return None, ['the body must be JSON, e.g. {"event": "purchase", "count": 50}']
+    if not isinstance(body, dict):
+        return None, ['the body must be a JSON object, e.g. {"event": "purchase", "count": 50}']
+    errors = [f"unknown field {name!r}" for name in sorted(set(body) - _RECORD_FIELDS)]
+    event, count = body.get("event"), body.get("count", 1)
+    if not isinstance(event, str) or not event:
+        errors.append("event is required and must be a non-empty string")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        errors.append("count must be an integer >= 1")
+    at = None
+    if body.get("at") is not None:
+        try:
+            at = parse_ending_at(str(body["at"]))
+        except ValueError:
+            errors.append("at must be an ISO 8601 date-time with an offset or Z, e.g. 2024-01-01T12:00:00Z")
+    for name in ("app_id", "segment_id"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            errors.append(f"{name} must be a string")
+    if errors:
+        return None, errors
+    scope = {name: body.get(name) for name in ("app_id", "segment_id")}
+    return {"event": event, "n": count, "at": at, **scope}, []

@@ -255,6 +255,7 @@ class EventsAnalyticsHook(_EventsSettings, HttpHook):
         twin = EventsAnalyticsAsyncHook(self.events_conn_id, **self._settings)
         twin.use_target(self.target)
         twin.budget = self.budget
+        twin._log = self.log  # a sync export logs, and retries, under the sync hook's name
         return twin
 
     def list_events(self) -> list[str]:

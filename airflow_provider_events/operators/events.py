@@ -17,6 +17,7 @@ from airflow_provider_events._args import (
     is_literal,
 )
 from airflow_provider_events._output import check_format
+from airflow_provider_events._run_interval import InferredIntervalTemplates, run_interval
 from airflow_provider_events._timezone import timetable_zone
 from airflow_provider_events._types import EventRecord, Unit
 from airflow_provider_events._window import interval_segments, parse_ending_at, trailing_segments
@@ -35,7 +36,7 @@ XCOM_WARN_BYTES = 1_000_000
 Window = list[tuple[int, datetime | None]]
 
 
-class EventSeriesOperator(BaseOperator):
+class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     """
     Fetch the counts of one, several or every custom event and return them or write them to a file.
 
@@ -177,7 +178,7 @@ class EventSeriesOperator(BaseOperator):
         Days are the local days of the DAG timetable's zone (UTC without one), one request per
         stretch of constant UTC offset; any other window is one request.
         """
-        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        start, end = run_interval(context)  # type: ignore[arg-type]
         zone = timetable_zone(context)
         if self.length is None:
             if self.ending_at is not None:

@@ -11,6 +11,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_events import DEFAULT_CONN_ID
 from airflow_provider_events._args import check_hook_params, check_literal_window, is_literal
+from airflow_provider_events._run_interval import InferredIntervalTemplates, run_interval
 from airflow_provider_events._series import SeriesQuery, window_args
 from airflow_provider_events._types import Unit
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
@@ -31,7 +32,7 @@ def coerce_threshold(value: object) -> int:
     raise EventsAnalyticsConfigError(f"threshold must be an integer >= 0, got {value!r}")
 
 
-class EventCountSensor(BaseSensorOperator):
+class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
     """
     Wait until the count of a custom event, summed over a window, reaches ``threshold``.
 
@@ -145,7 +146,7 @@ class EventCountSensor(BaseSensorOperator):
         from airflow_provider_events._timezone import timetable_zone
         from airflow_provider_events._window import interval_segments
 
-        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        start, end = run_interval(context)  # type: ignore[arg-type]
         if self.ending_at is not None or start is None or end is None:
             raise EventsAnalyticsConfigError(
                 "length=None counts the run's data interval: it needs a run with one (a schedule such as "

@@ -133,8 +133,9 @@ class EventCountTrigger(BaseTrigger):
                 return
             total = total_count(series)
             self.log.info(
-                "Event %r: %d in the window of %d %s(s), threshold %d",
-                self.event, total, self.length, self.unit, self.threshold,
+                "Event %r: %d in the window of %d %s(s) ending with %s, threshold %d%s",
+                self.event, total, self.length, self.unit, series[-1]["time"], self.threshold,
+                " - done" if total >= self.threshold else " - not yet",
             )  # fmt: skip
             if total >= self.threshold:
                 yield TriggerEvent({"status": "success", "total": total})

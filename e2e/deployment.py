@@ -1,0 +1,330 @@
+"""A real Airflow deployment on loopback ports: four components, the emulator, and a REST client.
+
+Every process starts in a process group of its own and :meth:`Deployment.stop` ends each group
+(SIGTERM, then SIGKILL): the scheduler's executor workers and task supervisors live in its group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+ROOT = REPO / ".e2e"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+FINISHED_RUN = {"success", "failed"}
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (the kernel picks it; it stays free until someone binds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.5) -> T:
+    """Call ``probe`` until it returns something truthy; TimeoutError naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(requests.RequestException, OSError, ValueError):
+            result = probe()
+            if result:
+                return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+class Deployment:
+    """
+    Airflow (api-server, scheduler, dag-processor, triggerer; SQLite, LocalExecutor) and the emulator.
+
+    :param dag_files: DAG files to serve, linked into one DAGs folder.
+    :param api_key: the key the emulator accepts and the default connection holds.
+    """
+
+    def __init__(self, dag_files: list[Path], api_key: str) -> None:
+        self.api_key = api_key
+        self.home, self.logs, self.exports = ROOT / "home", ROOT / "logs", ROOT / "exports"
+        self.dags = ROOT / "dags"
+        self.dag_files = dag_files
+        self.ports = {name: free_port() for name in ("api", "worker_logs", "trigger_logs")}
+        self.api_url = f"http://127.0.0.1:{self.ports['api']}"
+        self.emulator_url = ""
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.triggered: list[tuple[str, str]] = []
+        self.password = secrets.token_urlsafe(12)
+        self.token = ""
+        self.http = requests.Session()
+        self._env = self._environment()
+
+    # -- setup ---------------------------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        from cryptography.fernet import Fernet
+
+        # Nothing of the caller's Airflow settings (the Makefile's unit-test mode included) leaks in.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EVENTS_"))}
+        api = self.api_url
+        settings = {
+            "CORE__DAGS_FOLDER": self.dags,
+            "CORE__EXECUTOR": "LocalExecutor",
+            "CORE__PARALLELISM": 4,
+            "CORE__LOAD_EXAMPLES": False,
+            "CORE__DAGS_ARE_PAUSED_AT_CREATION": False,
+            "CORE__TEST_CONNECTION": "Enabled",
+            "CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": self.home / "passwords.json",
+            "DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "API__HOST": "127.0.0.1",
+            "API__PORT": self.ports["api"],
+            "API__BASE_URL": api,
+            "API__SECRET_KEY": secrets.token_hex(16),
+            "API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "LOGGING__WORKER_LOG_SERVER_PORT": self.ports["worker_logs"],
+            "LOGGING__TRIGGER_LOG_SERVER_PORT": self.ports["trigger_logs"],
+            # Runs come from the scenarios only, never from the schedule.
+            "SCHEDULER__USE_JOB_SCHEDULE": False,
+            "DAG_PROCESSOR__REFRESH_INTERVAL": 5,
+        }
+        env.update({f"AIRFLOW__{key}": str(value) for key, value in settings.items()})
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "PYTHONPATH": str(REPO),
+                "EVENTS_EXPORT_DIR": str(self.exports),
+                "EVENTS_GATED_POKE_INTERVAL": "2",
+                "EVENTS_GATED_TIMEOUT": "300",
+            }
+        )
+        return env
+
+    def _prepare_folders(self) -> None:
+        shutil.rmtree(ROOT, ignore_errors=True)
+        for folder in (self.home, self.logs, self.exports, self.dags):
+            folder.mkdir(parents=True)
+        for path in self.dag_files:
+            (self.dags / path.name).symlink_to(path)
+        (self.home / "passwords.json").write_text(json.dumps({"admin": self.password}))
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            command, env=self._env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def start(self) -> None:
+        """Migrate the database, start the emulator and the four components, log in, wait for DAGs."""
+        self._prepare_folders()
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        migrate = subprocess.run(
+            [airflow, "db", "migrate"], env=self._env, cwd=REPO, capture_output=True, text=True
+        )
+        if migrate.returncode:
+            raise RuntimeError(
+                f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}"
+            )
+        self._start_emulator()
+        for component in COMPONENTS:
+            self._spawn(component, [airflow, component])
+        self.token = wait_for("the API server's login", self._token, timeout=120)
+        self.http.headers["Authorization"] = f"Bearer {self.token}"
+
+    def _start_emulator(self, port: int = 0) -> None:
+        port_file = ROOT / "emulator.port"
+        port_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "airflow_provider_events.emulator", "--port-file", str(port_file)]
+        self._spawn("emulator", [*command, "--port", str(port), "--api-key", self.api_key, "--verbose"])
+        bound = wait_for("the emulator's port", lambda: port_file.read_text().strip(), timeout=30, every=0.1)
+        self.emulator_url = f"http://127.0.0.1:{bound}"
+
+    def _token(self) -> str | None:
+        self._check_alive()
+        body = {"username": "admin", "password": self.password}
+        answer = requests.post(f"{self.api_url}/auth/token", json=body, timeout=10)
+        return answer.json()["access_token"] if answer.status_code in (200, 201) else None
+
+    def _check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    # -- teardown ------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """End every process group this deployment started: SIGTERM, then SIGKILL after 10 s."""
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for process in self.processes.values():
+            # SIGTERM alone can leave the scheduler's group running: the group goes, whatever is in it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+        self.processes.clear()
+        self.http.close()
+
+    def stop_component(self, component: str) -> None:
+        """End one component's process group (``"triggerer"``, ``"emulator"``, ...): TERM, then KILL."""
+        process = self.processes.pop(component)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def start_component(self, component: str) -> None:
+        """
+        Start a stopped component again. The emulator comes back on its old port (an outage's end),
+        without the events recorded before: they lived in the stopped process.
+        """
+        if component == "emulator":
+            self._start_emulator(port=int(self.emulator_url.rsplit(":", 1)[1]))
+        else:
+            self._spawn(component, [str(Path(sys.executable).with_name("airflow")), component])
+
+    def restart(self, component: str) -> None:
+        """Stop one component's process group and start it again (e.g. the triggerer)."""
+        self.stop_component(component)
+        self.start_component(component)
+
+    def listening(self) -> list[int]:
+        """The deployment's ports that still accept connections (empty once it is stopped)."""
+        ports = [*self.ports.values()]
+        if self.emulator_url:
+            ports.append(int(self.emulator_url.rsplit(":", 1)[1]))
+        open_ports = []
+        for port in ports:
+            with socket.socket() as probe:
+                probe.settimeout(0.5)
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    open_ports.append(port)
+        return open_ports
+
+    # -- REST API ------------------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, expect: int | tuple[int, ...] = 200, **kwargs: Any) -> Any:
+        """Call ``/api/v2`` (or ``/ui``) and return the JSON body; AssertionError on another status."""
+        prefix = "" if path.startswith("/ui/") else "/api/v2"
+        answer = self.http.request(method, f"{self.api_url}{prefix}{path}", timeout=30, **kwargs)
+        allowed = (expect,) if isinstance(expect, int) else expect
+        assert answer.status_code in allowed, f"{method} {path}: {answer.status_code} {answer.text[:500]}"
+        return answer.json() if answer.content else None
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
+        def parsed() -> bool:
+            self._check_alive()
+            errors = self.api("GET", "/importErrors")["import_errors"]
+            assert not errors, f"import errors: {errors}"
+            found = {dag["dag_id"] for dag in self.api("GET", "/dags", params={"limit": 100})["dags"]}
+            return set(dag_ids) <= found
+
+        wait_for(f"the DAGs {dag_ids} to be parsed", parsed, timeout)
+
+    def trigger(self, dag_id: str, logical_date: str | None, conf: dict[str, Any] | None = None) -> str:
+        """Trigger a run through the REST API; ``logical_date=None`` makes a run without one."""
+        body = {"logical_date": logical_date, "conf": conf or {}}
+        run_id = str(self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
+        self.triggered.append((dag_id, run_id))
+        return run_id
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 180) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            self._check_alive()
+            run = self.run(dag_id, run_id)
+            return run if run["state"] in FINISHED_RUN else None
+
+        return wait_for(f"run {run_id} of {dag_id} to finish", finished, timeout)
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        return list(self.api("GET", path, params={"limit": 100})["task_instances"])
+
+    def wait_for_task_state(
+        self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 120
+    ) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            self._check_alive()
+            for ti in self.task_instances(dag_id, run_id):
+                if ti["task_id"] == task_id and ti["state"] in states:
+                    return ti
+            return None
+
+        return wait_for(f"{dag_id}.{task_id} in {run_id} to be {sorted(states)}", reached, timeout)
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
+    ) -> str:
+        """The task's log as the UI shows it, fetched through the REST API, one JSON entry a line."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        body = self.api("GET", path, params={"full_content": "true", "map_index": map_index})
+        content = body["content"]
+        return "\n".join(entry if isinstance(entry, str) else json.dumps(entry) for entry in content)
+
+    def add_connection(self, conn_id: str, password: str, **fields: Any) -> None:
+        body = {"connection_id": conn_id, "conn_type": "events_analytics", "host": self.emulator_url}
+        self.api("POST", "/connections", expect=201, json={**body, "password": password, **fields})
+
+    # -- emulator ------------------------------------------------------------------------------------
+
+    def record_events(self, event: str, count: int, at: str | None = None) -> dict[str, Any]:
+        """Add events to the running emulator through its control endpoint, as a second shell would."""
+        answer = requests.post(
+            f"{self.emulator_url}/_emulator/events",
+            json={"event": event, "count": count, "at": at},
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def series(self, event: str, length: int, unit: str, ending_at: str) -> list[dict[str, Any]]:
+        """What the emulator's API answers for this window (at most 100 buckets)."""
+        answer = requests.get(
+            f"{self.emulator_url}/events/data_series",
+            params={"event": event, "length": str(length), "unit": unit, "ending_at": ending_at},
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["data"])
+
+    def emulator_statuses(self) -> list[int]:
+        """The status of every API request the emulator answered so far, from its --verbose log."""
+        lines = (self.logs / "emulator.log").read_text(errors="replace").splitlines()
+        return [int(line.rsplit(" ", 1)[1]) for line in lines if '"GET /events/' in line]
+
+    def log_files(self) -> Iterator[Path]:
+        """Every file the deployment logged to: task and component logs."""
+        for folder in (self.home / "logs", self.logs):
+            yield from (path for path in folder.rglob("*") if path.is_file())
