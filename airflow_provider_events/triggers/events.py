@@ -53,7 +53,20 @@ def _iso_or_none(ending_at: str | datetime | None) -> str | None:
     return None if ending_at is None else format_ending_at(parse_ending_at(ending_at))
 
 
-class EventCountTrigger(BaseTrigger):
+class _SerializedArguments:
+    """``serialize()`` from the attributes named in ``_ARGUMENTS``: the connection id, never its key."""
+
+    _ARGUMENTS: tuple[str, ...] = ()
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and the arguments that rebuild this trigger."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {name: getattr(self, name) for name in self._ARGUMENTS},
+        )
+
+
+class EventCountTrigger(_SerializedArguments, BaseTrigger):
     """
     Poll a custom event's count until the sum over the window reaches ``threshold``.
 
@@ -100,23 +113,10 @@ class EventCountTrigger(BaseTrigger):
         self.hook_params = dict(hook_params or {})
         self.poke_interval = float(poke_interval)
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """The class path and the arguments that rebuild this trigger: the connection id, never its key."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "event": self.event,
-                "threshold": self.threshold,
-                "length": self.length,
-                "unit": self.unit,
-                "ending_at": self.ending_at,
-                "app_id": self.app_id,
-                "segment_id": self.segment_id,
-                "events_conn_id": self.events_conn_id,
-                "hook_params": self.hook_params,
-                "poke_interval": self.poke_interval,
-            },
-        )
+    _ARGUMENTS = (
+        "event", "threshold", "length", "unit", "ending_at", "app_id", "segment_id",
+        "events_conn_id", "hook_params", "poke_interval",
+    )  # fmt: skip
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll every ``poke_interval`` seconds until the threshold is met or the API fails."""
@@ -187,7 +187,7 @@ def _check_crossing_args(
         )
 
 
-class EventCountCrossingTrigger(BaseEventTrigger):
+class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
     """
     Fire one asset event each time a custom event's count over the window crosses ``threshold``.
 
@@ -254,23 +254,10 @@ class EventCountCrossingTrigger(BaseEventTrigger):
         self.poke_interval = float(poke_interval)
         self.watcher_name = watcher_name
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """The class path and the arguments that rebuild this trigger: the connection id, never its key."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "event": self.event,
-                "threshold": self.threshold,
-                "length": self.length,
-                "unit": self.unit,
-                "events_conn_id": self.events_conn_id,
-                "hook_params": self.hook_params,
-                "poke_interval": self.poke_interval,
-                "app_id": self.app_id,
-                "segment_id": self.segment_id,
-                "watcher_name": self.watcher_name,
-            },
-        )
+    _ARGUMENTS = (
+        "event", "threshold", "length", "unit", "events_conn_id", "hook_params", "poke_interval",
+        "app_id", "segment_id", "watcher_name",
+    )  # fmt: skip
 
     @property
     def state_key(self) -> str:
