@@ -231,6 +231,10 @@ class Deployment:
         else:
             self._spawn(component, [str(Path(sys.executable).with_name("airflow")), component])
 
+    def configure(self, **settings: object) -> None:
+        """Change ``AIRFLOW__SECTION__KEY`` settings for the components started from now on."""
+        self._env.update({f"AIRFLOW__{key.upper()}": str(value) for key, value in settings.items()})
+
     def restart(self, component: str) -> None:
         """Stop one component's process group and start it again (e.g. the triggerer)."""
         self.stop_component(component)
