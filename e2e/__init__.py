@@ -6,6 +6,7 @@
   date, waits for run and task states, fetches task logs, stops/starts/restarts one component,
   and feeds the emulator through its control endpoint.
 - :mod:`e2e.scenarios`: one function per scenario, listed in ``SCENARIOS`` in the order they run.
+- :mod:`e2e.watcher`: the asset-watcher scenarios, ``example_events_surge`` started by crossings.
 - :mod:`e2e.run`: runs them, one PASS/FAIL line each with its time, and always tears down.
 - ``e2e/dags/``: scenario DAGs of our own, served beside ``example_dags/``.
 """

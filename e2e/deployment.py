@@ -25,6 +25,12 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / ".e2e"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Two emulators: the shared one with generated counts, and one serving only recorded events for the
+# asset watcher, whose threshold on "the last hours" must not depend on the hour of day.
+EMULATORS = {"emulator": [], "surge-emulator": ["--no-background"]}
+SURGE_CONN_ID = "events_surge"
+# example_events_surge's knobs (EVENTS_SURGE_*): a check every 2 s keeps the watcher scenarios short.
+SURGE_SETTINGS = {"THRESHOLD": 100, "HOURS": 3, "POKE_INTERVAL": 2}
 FINISHED_RUN = {"success", "failed"}
 T = TypeVar("T")
 
@@ -64,7 +70,7 @@ class Deployment:
         self.dag_files = dag_files
         self.ports = {name: free_port() for name in ("api", "worker_logs", "trigger_logs")}
         self.api_url = f"http://127.0.0.1:{self.ports['api']}"
-        self.emulator_url = ""
+        self.emulator_urls: dict[str, str] = {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.triggered: list[tuple[str, str]] = []
         self.password = secrets.token_urlsafe(12)
@@ -111,6 +117,8 @@ class Deployment:
                 "EVENTS_EXPORT_DIR": str(self.exports),
                 "EVENTS_GATED_POKE_INTERVAL": "2",
                 "EVENTS_GATED_TIMEOUT": "300",
+                "EVENTS_SURGE_CONN_ID": SURGE_CONN_ID,
+                **{f"EVENTS_SURGE_{name}": str(value) for name, value in SURGE_SETTINGS.items()},
             }
         )
         return env
@@ -143,19 +151,32 @@ class Deployment:
             raise RuntimeError(
                 f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}"
             )
-        self._start_emulator()
+        for name in EMULATORS:
+            self._start_emulator(name)
+        # In the environment, not the database: the watcher polls as soon as its DAG is parsed.
+        surge = {"conn_type": "events_analytics", "host": self.surge_url, "password": self.api_key}
+        self._env[f"AIRFLOW_CONN_{SURGE_CONN_ID.upper()}"] = json.dumps(surge)
         for component in COMPONENTS:
             self._spawn(component, [airflow, component])
         self.token = wait_for("the API server's login", self._token, timeout=120)
         self.http.headers["Authorization"] = f"Bearer {self.token}"
 
-    def _start_emulator(self, port: int = 0) -> None:
-        port_file = ROOT / "emulator.port"
+    @property
+    def emulator_url(self) -> str:
+        return self.emulator_urls.get("emulator", "")
+
+    @property
+    def surge_url(self) -> str:
+        return self.emulator_urls.get("surge-emulator", "")
+
+    def _start_emulator(self, name: str, port: int = 0) -> None:
+        port_file = ROOT / f"{name}.port"
         port_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "airflow_provider_events.emulator", "--port-file", str(port_file)]
-        self._spawn("emulator", [*command, "--port", str(port), "--api-key", self.api_key, "--verbose"])
-        bound = wait_for("the emulator's port", lambda: port_file.read_text().strip(), timeout=30, every=0.1)
-        self.emulator_url = f"http://127.0.0.1:{bound}"
+        command += ["--port", str(port), "--api-key", self.api_key, "--verbose", *EMULATORS[name]]
+        self._spawn(name, command)
+        bound = wait_for(f"the {name}'s port", lambda: port_file.read_text().strip(), timeout=30, every=0.1)
+        self.emulator_urls[name] = f"http://127.0.0.1:{bound}"
 
     def _token(self) -> str | None:
         self._check_alive()
@@ -205,10 +226,14 @@ class Deployment:
         Start a stopped component again. The emulator comes back on its old port (an outage's end),
         without the events recorded before: they lived in the stopped process.
         """
-        if component == "emulator":
-            self._start_emulator(port=int(self.emulator_url.rsplit(":", 1)[1]))
+        if component in EMULATORS:
+            self._start_emulator(component, port=int(self.emulator_urls[component].rsplit(":", 1)[1]))
         else:
             self._spawn(component, [str(Path(sys.executable).with_name("airflow")), component])
+
+    def configure(self, **settings: object) -> None:
+        """Change ``AIRFLOW__SECTION__KEY`` settings for the components started from now on."""
+        self._env.update({f"AIRFLOW__{key.upper()}": str(value) for key, value in settings.items()})
 
     def restart(self, component: str) -> None:
         """Stop one component's process group and start it again (e.g. the triggerer)."""
@@ -218,8 +243,7 @@ class Deployment:
     def listening(self) -> list[int]:
         """The deployment's ports that still accept connections (empty once it is stopped)."""
         ports = [*self.ports.values()]
-        if self.emulator_url:
-            ports.append(int(self.emulator_url.rsplit(":", 1)[1]))
+        ports += [int(url.rsplit(":", 1)[1]) for url in self.emulator_urls.values()]
         open_ports = []
         for port in ports:
             with socket.socket() as probe:
@@ -297,10 +321,12 @@ class Deployment:
 
     # -- emulator ------------------------------------------------------------------------------------
 
-    def record_events(self, event: str, count: int, at: str | None = None) -> dict[str, Any]:
-        """Add events to the running emulator through its control endpoint, as a second shell would."""
+    def record_events(
+        self, event: str, count: int, at: str | None = None, url: str | None = None
+    ) -> dict[str, Any]:
+        """Add events (or take them back: ``count < 0``) through an emulator's control endpoint."""
         answer = requests.post(
-            f"{self.emulator_url}/_emulator/events",
+            f"{url or self.emulator_url}/_emulator/events",
             json={"event": event, "count": count, "at": at},
             headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=10,
@@ -308,10 +334,12 @@ class Deployment:
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
-    def series(self, event: str, length: int, unit: str, ending_at: str) -> list[dict[str, Any]]:
-        """What the emulator's API answers for this window (at most 100 buckets)."""
+    def series(
+        self, event: str, length: int, unit: str, ending_at: str, url: str | None = None
+    ) -> list[dict[str, Any]]:
+        """What an emulator's API answers for this window (at most 100 buckets)."""
         answer = requests.get(
-            f"{self.emulator_url}/events/data_series",
+            f"{url or self.emulator_url}/events/data_series",
             params={"event": event, "length": str(length), "unit": unit, "ending_at": ending_at},
             headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=10,
@@ -319,9 +347,9 @@ class Deployment:
         assert answer.status_code == 200, answer.text
         return list(answer.json()["data"])
 
-    def emulator_statuses(self) -> list[int]:
-        """The status of every API request the emulator answered so far, from its --verbose log."""
-        lines = (self.logs / "emulator.log").read_text(errors="replace").splitlines()
+    def emulator_statuses(self, name: str = "emulator") -> list[int]:
+        """The status of every API request an emulator answered so far, from its --verbose log."""
+        lines = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
         return [int(line.rsplit(" ", 1)[1]) for line in lines if '"GET /events/' in line]
 
     def log_files(self) -> Iterator[Path]:

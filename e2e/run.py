@@ -16,7 +16,7 @@ from e2e.deployment import REPO, Deployment
 from e2e.scenarios import EXAMPLES, SCENARIOS, prepare
 
 API_KEY = "sk-e2e-5a7c1f93d2b84e06"
-SCENARIO_DAGS = ["e2e_reschedule_sensor", "e2e_mapped_export", "e2e_wrong_key"]
+SCENARIO_DAGS = ["e2e_reschedule_sensor", "e2e_mapped_export", "e2e_wrong_key", "example_events_surge"]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -36,17 +36,19 @@ def main() -> int:
         dep.wait_for_dags([*EXAMPLES, *SCENARIO_DAGS])
         prepare(dep)
         up = time.monotonic() - started
-        print(f"Airflow up on {dep.api_url}, emulator on {dep.emulator_url} ({up:.1f} s)", flush=True)
+        emulators = ", ".join(f"{name} on {url}" for name, url in dep.emulator_urls.items())
+        print(f"Airflow up on {dep.api_url}, {emulators} ({up:.1f} s)", flush=True)
         for scenario in SCENARIOS:
             began = time.monotonic()
             try:
-                scenario(dep)
+                summary = scenario(dep)
             except Exception:
                 failed += 1
                 print(f"FAIL {scenario.__name__} ({time.monotonic() - began:.1f} s)", flush=True)
                 traceback.print_exc(limit=4, file=sys.stdout)
             else:
-                print(f"PASS {scenario.__name__} ({time.monotonic() - began:.1f} s)", flush=True)
+                note = f": {summary}" if summary else ""
+                print(f"PASS {scenario.__name__} ({time.monotonic() - began:.1f} s){note}", flush=True)
     except BaseException:
         failed += 1
         print("ABORTED: the deployment could not be brought up or was interrupted")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from e2e.deployment import ROOT, Deployment
+from e2e.watcher import WATCHER_SCENARIOS
 
 CONN_ID = "events_analytics_default"
 WRONG_CONN_ID = "events_wrong_key"
@@ -21,7 +22,8 @@ DAY = "2024-01-01"
 LOGICAL_DATE = "2024-01-02T00:00:00Z"  # a manual run at this date exports the day before
 EXAMPLES = ("example_events_daily_export", "example_events_all_events", "example_events_sensor_gated")
 FUNNEL = ("add_to_cart", "checkout_started", "purchase")
-Scenario = Callable[[Deployment], None]
+# A scenario may return a summary (run counts, times) for its PASS line.
+Scenario = Callable[[Deployment], str | None]
 
 
 def prepare(dep: Deployment) -> None:
@@ -204,5 +206,6 @@ SCENARIOS: list[Scenario] = [
     mapped_export_with_and_without_a_logical_date,
     a_wrong_key_fails_the_first_try_without_hammering,
     connection_form_in_a_browser,
+    *WATCHER_SCENARIOS,
     the_key_is_in_no_task_log_and_no_log_file,  # last: after every step that handled the key
 ]

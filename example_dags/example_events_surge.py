@@ -22,6 +22,8 @@ Steer it from the environment (read at parse time; each change makes a new watch
 - ``EVENTS_SURGE_THRESHOLD``: purchases in the window that count as a surge (default 1000)
 - ``EVENTS_SURGE_HOURS``: length of the window in hours, ending with the current hour (default 1)
 - ``EVENTS_SURGE_POKE_INTERVAL``: seconds between two checks on the triggerer (default 300)
+- ``EVENTS_SURGE_CONN_ID``: the ``events_analytics`` connection watched and exported from
+  (default ``events_analytics_default``)
 - ``EVENTS_EXPORT_DIR``: where the export goes (default ``/tmp/events_exports``)
 """
 
@@ -34,6 +36,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
+from airflow_provider_events import DEFAULT_CONN_ID
 from airflow_provider_events.operators.events import EventSeriesOperator
 from airflow_provider_events.triggers.events import EventCountCrossingTrigger
 
@@ -42,6 +45,7 @@ THRESHOLD = int(os.environ.get("EVENTS_SURGE_THRESHOLD", "1000"))
 HOURS = int(os.environ.get("EVENTS_SURGE_HOURS", "1"))
 POKE_INTERVAL = float(os.environ.get("EVENTS_SURGE_POKE_INTERVAL", "300"))
 EXPORT_DIR = os.environ.get("EVENTS_EXPORT_DIR", "/tmp/events_exports")
+CONN_ID = os.environ.get("EVENTS_SURGE_CONN_ID", DEFAULT_CONN_ID)
 
 purchase_surge = Asset(
     name="purchase_surge",
@@ -55,6 +59,7 @@ purchase_surge = Asset(
                 length=HOURS,
                 unit="hour",
                 poke_interval=POKE_INTERVAL,
+                events_conn_id=CONN_ID,
                 watcher_name="purchase_surge",
             ),
         )
@@ -93,6 +98,7 @@ with DAG(
         event=EVENT,
         unit="hour",
         length=HOURS,
+        events_conn_id=CONN_ID,
         ending_at="{{ ti.xcom_pull(task_ids='read_crossing')['last_bucket'] }}",
         output_path=os.path.join(EXPORT_DIR, "surge", "{{ ti.xcom_pull(task_ids='read_crossing')['file'] }}"),
     )

@@ -387,6 +387,57 @@ def test_control_needs_the_key_and_post(emu):
     assert emu._recorded == {}
 
 
+def test_without_background_counts_are_only_what_was_recorded(http):
+    at = datetime(2014, 12, 10, 9, 30, tzinfo=timezone.utc)
+    with EventsEmulator(KEY, background=False) as quiet:
+        params = {"event": "purchase", "length": "3", "unit": "hour", "ending_at": "2014-12-10T10:00:00Z"}
+        before = [point["count"] for point in fetch(http, quiet, **params).json()["data"]]
+        quiet.record("purchase", 7, at=at)
+        assert control(quiet, {"event": "purchase", "count": 5, "at": "2014-12-10T10:15:00Z"}).ok
+        after = [point["count"] for point in fetch(http, quiet, **params).json()["data"]]
+        day = quiet.count("purchase", at, "day")
+    assert before == [0, 0, 0]
+    assert after == [0, 7, 5] and day == 12
+    assert EventsEmulator(KEY).count("purchase", at, "day") > 0  # the default serves generated counts
+
+
+def test_a_negative_count_takes_events_back_but_never_below_zero(http):
+    hour = "2014-12-10T10:00:00Z"
+    params = {"event": "purchase", "length": "1", "unit": "hour", "ending_at": hour}
+    with EventsEmulator(KEY, background=False) as quiet:
+        assert control(quiet, {"event": "purchase", "count": 50, "at": hour}).ok
+        taken = control(quiet, {"event": "purchase", "count": -30, "at": "2014-12-10T10:45:00Z"})
+        too_many = control(quiet, {"event": "purchase", "count": -21, "at": hour})
+        with pytest.raises(ValueError, match="cannot take back 21 'purchase' events"):
+            quiet.record("purchase", -21, at=datetime(2014, 12, 10, 10, 5))
+        with pytest.raises(ValueError, match="non-zero integer"):
+            quiet.record("purchase", 0)
+        count = fetch(http, quiet, **params).json()["data"][0]["count"]
+    assert taken.json()["count"] == -30
+    assert too_many.status_code == 400 and "holds 20" in too_many.json()["message"]
+    assert count == 20
+
+
+def test_cli_no_background_serves_only_recorded_counts(tmp_path):
+    port_file = tmp_path / "port"
+    command = [sys.executable, "-m", "airflow_provider_events.emulator", "--port-file", str(port_file)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command += ["--api-key", KEY, "--no-background"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while not port_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{int(port_file.read_text())}"
+        headers = {"Authorization": f"Bearer {KEY}"}
+        series = requests.get(url + SERIES, params=BASE_PARAMS, headers=headers, timeout=5).json()["data"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert [point["count"] for point in series] == [0] * 5
+    assert process.returncode == 0
+
+
 def test_record_defaults_to_now(emu):
     now = datetime.now(timezone.utc)
 

@@ -58,6 +58,13 @@ def test_the_watcher_is_stored_with_the_connection_id_only_and_the_same_on_every
     assert "sk-x" not in serialized
 
 
+def test_the_connection_knob_steers_the_watcher_and_the_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    dag = load(monkeypatch, EVENTS_SURGE_CONN_ID="events_surge")
+    (watcher,) = watched_asset(dag).watchers
+    assert watcher.trigger.serialize()[1]["events_conn_id"] == "events_surge"
+    assert dag.get_task("export_window_hourly").events_conn_id == "events_surge"
+
+
 def test_a_crossing_run_reads_the_newest_payload(monkeypatch: pytest.MonkeyPatch) -> None:
     dag = load(monkeypatch)
     surge = watched_asset(dag)

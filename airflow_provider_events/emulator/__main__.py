@@ -20,8 +20,9 @@ Add events while it runs, from another shell (they count in the hour and day hol
        -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
        -d '{{"event": "purchase", "count": 50}}'
 
-Body fields: event (required), count (default 1), at (ISO 8601 with offset, default now),
-app_id, segment_id. It answers {{"message": "recorded", ...}}, or 400 naming the bad field.
+Body fields: event (required), count (default 1; negative takes events back, never below
+zero in the hour holding "at"), at (ISO 8601 with offset, default now), app_id, segment_id.
+It answers {{"message": "recorded", ...}}, or 400 naming the bad field.
 """
 
 
@@ -48,6 +49,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--verbose", action="store_true", help="log one line per request to stderr")
     parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", help="the PEM private key of --tls-cert, unless that file holds it")
+    parser.add_argument(
+        "--no-background",
+        dest="background",
+        action="store_false",
+        help="count only the events posted to the control endpoint (zero elsewhere), whatever the hour",
+    )
     args = parser.parse_args(argv)
     if args.api_key is None:
         args.api_key = os.environ.get("EVENTS_EMULATOR_API_KEY") or DEFAULT_API_KEY
@@ -81,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        background=args.background,
     )
     with emulator:
         print(f"Events emulator listening on {emulator.url}", flush=True)

@@ -64,6 +64,9 @@ class EventsEmulator:
     :param verbose: log one line per request (method, path, status; never headers) to stderr.
     :param tls_cert: serve HTTPS with this PEM certificate (chain); the emulator's URL is then https.
     :param tls_key: the PEM private key of ``tls_cert``; None when ``tls_cert`` holds it too.
+    :param background: serve the generated counts, deterministic but different from hour to hour;
+        False serves only what was recorded (:meth:`record`, ``POST /_emulator/events``), zero
+        elsewhere: a threshold on "the last N hours" then holds whatever the hour of day.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class EventsEmulator:
         verbose: bool = False,
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
+        background: bool = True,
     ) -> None:
         if rate_window < 1 or rate_limit < 0:
             raise ValueError("rate_window must be >= 1 second and rate_limit >= 0")
@@ -96,6 +100,7 @@ class EventsEmulator:
         self.host = host
         self.verbose = verbose
         self.tls_cert, self.tls_key = tls_cert, tls_key
+        self.background = background
         self._requested_port = port
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
@@ -186,7 +191,7 @@ class EventsEmulator:
         return self._bucket_counts(key, [start], unit)[0]
 
     def _bucket_counts(self, key: SeriesKey, starts: list[datetime], unit: str) -> list[int]:
-        counts = base_counts(key, starts, unit)
+        counts = base_counts(key, starts, unit) if self.background else [0] * len(starts)
         with self._lock:
             entry = self._recorded.get(key)
             if entry is None:
@@ -208,16 +213,33 @@ class EventsEmulator:
         segment_id: str | None = None,
     ) -> None:
         """
-        Add ``n`` occurrences at ``at`` (default now; naive = UTC).
+        Add ``n`` occurrences at ``at`` (default now; naive = UTC); a negative ``n`` takes events back.
 
         They count in the hour and day buckets holding ``at``, in series asked with the same
-        ``app_id`` and ``segment_id`` (None and "" both meaning none).
+        ``app_id`` and ``segment_id`` (None and "" both meaning none). Taking back more than the
+        (UTC) hour holding ``at`` counts raises ValueError and changes nothing: no count goes below 0.
         """
-        stamp = as_fixed(at).timestamp() if at is not None else time.time()
+        if isinstance(n, bool) or not isinstance(n, int) or n == 0:
+            raise ValueError(f"n must be a non-zero integer (negative takes events back), got {n!r}")
+        moment = as_fixed(at) if at is not None else datetime.now(timezone.utc)
+        key: SeriesKey = (event, app_id or None, segment_id or None)
+        hour = floor_bucket(moment.astimezone(timezone.utc), "hour")
+        # The generated part is computed outside the lock; the check and the insert happen under it,
+        # so two concurrent take-backs cannot both pass on the same count.
+        generated = base_counts(key, [hour], "hour")[0] if self.background else 0
         with self._lock:
-            times, counts = self._recorded.setdefault((event, app_id or None, segment_id or None), ([], []))
-            index = bisect.bisect_right(times, stamp)
-            times.insert(index, stamp)
+            times, counts = self._recorded.setdefault(key, ([], []))
+            if n < 0:
+                first = bisect.bisect_left(times, hour.timestamp())
+                end = bisect.bisect_left(times, shift(hour, "hour", 1).timestamp())
+                held = generated + sum(counts[first:end])
+                if held + n < 0:
+                    raise ValueError(
+                        f"cannot take back {-n} {event!r} events: the hour from {hour.isoformat()}"
+                        f" holds {held}"
+                    )
+            index = bisect.bisect_right(times, moment.timestamp())
+            times.insert(index, moment.timestamp())
             counts.insert(index, n)
 
     def series(
@@ -293,9 +315,12 @@ class EventsEmulator:
         if record is None:
             return error_reply(400, errors[0], errors)
         at = record["at"] or datetime.now(timezone.utc)
-        self.record(
-            record["event"], record["n"], at=at, app_id=record["app_id"], segment_id=record["segment_id"]
-        )
+        try:
+            self.record(
+                record["event"], record["n"], at=at, app_id=record["app_id"], segment_id=record["segment_id"]
+            )
+        except ValueError as exc:
+            return error_reply(400, str(exc))
         if self.verbose:
             print(f"recorded {record['n']} {record['event']!r} at {at.isoformat()}", file=sys.stderr)
         return Reply(

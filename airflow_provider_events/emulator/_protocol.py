@@ -277,8 +277,8 @@ def parse_record_body(raw: bytes) -> tuple[dict[str, Any] | None, list[str]]:
     """
     Check the JSON body of ``POST /_emulator/events``.
 
-    The body is ``{"event": str, "count": int >= 1 (default 1), "at": ISO 8601 (default now),
-    "app_id": str, "segment_id": str}``. Returns the keyword arguments of
+    The body is ``{"event": str, "count": non-zero int (default 1; negative takes events back),
+    "at": ISO 8601 (default now), "app_id": str, "segment_id": str}``. Returns the keyword arguments of
     :meth:`EventsEmulator.record` (``at`` parsed), or the errors.
     """
     try:
@@ -291,8 +291,8 @@ def parse_record_body(raw: bytes) -> tuple[dict[str, Any] | None, list[str]]:
     event, count = body.get("event"), body.get("count", 1)
     if not isinstance(event, str) or not event:
         errors.append("event is required and must be a non-empty string")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        errors.append("count must be an integer >= 1")
+    if isinstance(count, bool) or not isinstance(count, int) or count == 0:
+        errors.append("count must be a non-zero integer (a negative count takes events back)")
     at = None
     if body.get("at") is not None:
         try:
