@@ -93,7 +93,10 @@ def test_many_clients_on_one_small_budget_get_exact_series(monkeypatch) -> None:
             )
 
         assert series == [emulator.series("purchase", 1500, "hour", end)] * 3
-        assert all(hook.budget.pacing for hook in hooks)  # each found the window spent by the others
+        # 45 requests on a budget of 30 a window: some client must have found a window nearly spent.
+        # Not every one: on a loaded machine a starved client may send all its requests into a fresh
+        # window that the others have left alone, and then has no reason to pace.
+        assert any(hook.budget.pacing for hook in hooks)
 
 
 def test_a_later_answer_of_the_same_window_can_only_lower_the_estimate() -> None:
