@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from airflow_provider_events._window import (
@@ -42,7 +42,9 @@ class SeriesQuery:
     """
     The same window for several events, checked before any request is sent.
 
-    ``ending_at`` is fixed once (``None`` means now), so every page of every event agrees.
+    ``ending_at`` is fixed once (``None`` means now), so every page of every event agrees. With
+    ``day`` set (a local day of 23 or 25 hours, asked as its hours), each event's series is summed
+    into the one day point ``{"time": "YYYY-MM-DD", "count": total}`` as soon as it is joined.
     """
 
     events: tuple[str, ...]
@@ -51,6 +53,7 @@ class SeriesQuery:
     ending_at: datetime
     app_id: str | None = None
     segment_id: str | None = None
+    day: date | None = None
 
     @classmethod
     def build(
@@ -62,6 +65,7 @@ class SeriesQuery:
         ending_at: str | datetime | None = None,
         app_id: str | None = None,
         segment_id: str | None = None,
+        day: date | None = None,
     ) -> SeriesQuery:
         """Validate the arguments (a config error names the bad one) and pin ``ending_at``."""
         if isinstance(events, str) or not events:
@@ -74,7 +78,12 @@ class SeriesQuery:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise EventsAnalyticsConfigError(f"{name} must be a non-empty string or None, got {value!r}")
         unique = tuple(dict.fromkeys(events))
-        return cls(unique, length, unit, parse_ending_at(ending_at), app_id, segment_id)
+        if day is not None and (unit != "hour" or ending_at is None):
+            raise EventsAnalyticsConfigError(
+                f"day={day} sums hours into that day: it needs unit='hour' and an ending_at, "
+                f"got unit={unit!r}, ending_at={ending_at!r}"
+            )
+        return cls(unique, length, unit, parse_ending_at(ending_at), app_id, segment_id, day)
 
     def page_requests(self) -> list[PageRequest]:
         """Every request of the plan: each event's pages, oldest first."""
@@ -102,9 +111,13 @@ class SeriesQuery:
     def join(self, event: str, pages: Sequence[list[KeyedPoint]]) -> list[dict[str, Any]]:
         """One event's checked pages, in the order of :meth:`event_requests`, joined into its series."""
         try:
-            return join_pages(pages, self.unit, self.length)
+            series = join_pages(pages, self.unit, self.length)
         except ValueError as err:
             raise EventsAnalyticsError(f"GET {SERIES_ENDPOINT} for {event!r}: {err}") from None
+        if self.day is None:
+            return series
+        # The API writes a day as its date: a summed day looks exactly like any other day point.
+        return [{"time": self.day.isoformat(), "count": sum(point["count"] for point in series)}]
 
     def assemble(self, results: Sequence[list[KeyedPoint]]) -> dict[str, list[dict[str, Any]]]:
         """Join the checked pages, given in the order of :meth:`page_requests`, into one series per event."""

@@ -173,10 +173,25 @@ def interval_window(start: datetime, end: datetime, unit: str) -> tuple[int, dat
 # -- local calendar days ------------------------------------------------------------------------------
 # A day bucket of the API is 24 hours from midnight in the offset of ending_at, so a zone's day is
 # one bucket only while its offset holds. Each local day is asked in the offset of its last instant:
-# its bucket then ends exactly when the local day ends (when a daily run starts), and a day on which
-# the clocks change is the 24 hours before that (the API cannot express 23 or 25 hours as one day).
+# its bucket then ends exactly when the local day ends (when a daily run starts). A day on which the
+# clocks change (23 or 25 hours) is no API day at all: exact plans ask for its hours instead.
 
 Segment = tuple[int, datetime]
+
+
+@dataclass(frozen=True)
+class Request:
+    """
+    One request of a window: ``length`` buckets of ``unit`` ending with the one holding ``ending_at``.
+
+    ``ending_at`` None means now. With ``day`` set, the points (the hours of that local day) are
+    summed into one day point dated ``day``, as the API would write a day it could express.
+    """
+
+    length: int
+    ending_at: datetime | None
+    unit: str = "day"
+    day: date | None = None
 
 
 def _utc(moment: datetime) -> datetime:
@@ -260,7 +275,7 @@ def interval_segments(start: datetime, end: datetime, unit: str, zone: tzinfo | 
     Raises ``ValueError`` when no bucket starts inside the interval.
     """
     if unit == "day":
-        local = zone or start.tzinfo or timezone.utc
+        local = _day_zone(start, zone)
         return day_segments(*days_starting_inside(start, end, local), local)
     return [interval_window(_hour_anchor(start, zone), end, unit)]
 
@@ -274,9 +289,98 @@ def trailing_segments(
     So a run asking ``length`` buckets gets the same last bucket as a run over its whole interval.
     """
     if unit == "day":
-        local = zone or start.tzinfo or timezone.utc
+        local = _day_zone(start, zone)
         last = last_day_before(end, local)
         return day_segments(last - timedelta(days=length - 1), last, local)
     anchor = _hour_anchor(start, zone)
     end_at = parse_ending_at(end).astimezone(anchor.tzinfo)
     return [(length, interval_window(end_at - UNIT_STEP[unit], end_at, unit)[1])]
+
+
+# -- exact local days: a day of 23 or 25 hours is the sum of its hours -----------------------------------
+
+
+def _day_zone(start: datetime, zone: tzinfo | None) -> tzinfo:
+    return zone or start.tzinfo or timezone.utc
+
+
+def day_length(day: date, zone: tzinfo) -> timedelta:
+    """How long ``day`` lasts in ``zone``: 24 hours, or 23 or 25 (or 23.5...) on a day the clocks change."""
+    return day_end(day, zone) - day_end(day - timedelta(days=1), zone)
+
+
+def _hours_of(day: date, zone: tzinfo) -> Request:
+    hours = day_length(day, zone) // UNIT_STEP["hour"]
+    return Request(hours, day_end(day, zone) - UNIT_STEP["hour"], "hour", day)
+
+
+def _whole_days(first: date, last: date, zone: tzinfo) -> list[Request]:
+    return [Request(*segment) for segment in day_segments(first, last, zone)]
+
+
+def exact_day_requests(first: date, last: date, zone: tzinfo) -> list[Request]:
+    """
+    The local days ``first`` .. ``last`` of ``zone`` as requests, oldest first, each day's count exact.
+
+    A day that is not 24 hours long but whole hours (the day the clocks change) is asked as its
+    hours, ending with its last one, and marked to be summed into one day. The API's day buckets
+    are 24 hours, so no day request can count it; its hours are exact instants, and a day is the
+    sum of its hours. The other days are asked as :func:`day_segments`. A change that is not a
+    whole hour (Lord Howe Island's 30 minutes) leaves a day no hours can tile: it stays the API's
+    24 hours ending when the local day ends.
+    """
+    if last < first:
+        raise ValueError(f"no local day from {first} to {last}")
+    requests: list[Request] = []
+    stretch = first  # the first day not yet planned
+    for index in range((last - first).days + 1):
+        day = first + timedelta(days=index)
+        length = day_length(day, zone)
+        if length == UNIT_STEP["day"] or length % UNIT_STEP["hour"]:
+            continue
+        if stretch < day:
+            requests += _whole_days(stretch, day - timedelta(days=1), zone)
+        requests.append(_hours_of(day, zone))
+        stretch = day + timedelta(days=1)
+    if stretch <= last:
+        requests += _whole_days(stretch, last, zone)
+    return requests
+
+
+def interval_requests(start: datetime, end: datetime, unit: str, zone: tzinfo | None = None) -> list[Request]:
+    """
+    The buckets that start inside ``[start, end)`` as :func:`interval_segments`, each local day exact.
+
+    Days are :func:`exact_day_requests`; hours are one request.
+    """
+    if unit == "day":
+        local = _day_zone(start, zone)
+        return exact_day_requests(*days_starting_inside(start, end, local), local)
+    return [Request(*segment, unit) for segment in interval_segments(start, end, unit, zone)]
+
+
+def trailing_requests(
+    length: int, unit: str, start: datetime, end: datetime, zone: tzinfo | None = None
+) -> list[Request]:
+    """``length`` buckets ending as :func:`trailing_segments`, each local day exact."""
+    if unit == "day":
+        local = _day_zone(start, zone)
+        last = last_day_before(end, local)
+        return exact_day_requests(last - timedelta(days=length - 1), last, local)
+    return [Request(*segment, unit) for segment in trailing_segments(length, unit, start, end, zone)]
+
+
+def days_as_hours(start: datetime, end: datetime, zone: tzinfo | None = None) -> Segment:
+    """
+    The local days that start inside ``[start, end)`` as one window of hours ``(length, ending_at)``.
+
+    The same events as the days, whatever changes of offset they span, but in one request. Raises
+    ``ValueError`` when no day starts inside the interval, or the days are not whole hours long.
+    """
+    local = _day_zone(start, zone)
+    first, last = days_starting_inside(start, end, local)
+    ends = day_end(last, local)
+    span = ends - day_end(first - timedelta(days=1), local)
+    if span % UNIT_STEP["hour"]:
+        raise ValueError(f"the local days {first} to {last} in {local} are not whole hours ({span})")
+    return span // UNIT_STEP["hour"], ends - UNIT_STEP["hour"]

@@ -15,9 +15,10 @@ UTC date, the day before for zones east of UTC.
 
 The API counts a day in the UTC offset of the ``ending_at`` it is sent, one offset per request, so
 each local day is asked in its own offset. A day on which the clocks change is not 24 hours long
-and the API cannot express it as one day: its row is the 24 hours before the local day ends (the
-hourly file has every hour of it). A window of several days across such a change is fetched as one
-request per stretch of constant offset, joined in order.
+and the API cannot express it as one day: the operator asks for its 23 or 25 hours and sums them
+into the day's one row, which is then the sum of the hourly file's rows, as on every other day. A
+window of several days across such a change is fetched as one request per stretch of constant
+offset (and the change day's hours), joined in order.
 
 Steer it from the environment (read at parse time): ``EVENTS_LOCAL_TIMEZONE`` (default
 ``America/New_York``) and ``EVENTS_EXPORT_DIR`` (default ``/tmp/events_exports``). The connection

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 SERIES = "/events/data_series"
 UTC = timezone.utc
 FAST = {"retry_delay": 0.01, "retry_limit": 1, "timeout": 5}
+EVENTS = ("purchase", "signup")
 # (zone, a day its clocks change, the offsets sent for the day before, that day and the day after,
 # and the hours of those three days)
 DST_DAYS = [
@@ -58,10 +59,17 @@ def sent(emulator: EventsEmulator, since: int = 0, unit: str = "day") -> list[tu
 # -- daily runs through dag.test(), in New York, Berlin and Sydney -----------------------------------
 
 
+def hour_sums(rows: list[dict[str, Any]]) -> dict[str, int]:
+    sums: dict[str, int] = {}
+    for row in rows:
+        sums[row["event"]] = sums.get(row["event"], 0) + row["count"]
+    return sums
+
+
 @pytest.mark.parametrize(
     ("zone", "change", "offsets", "lengths"), DST_DAYS, ids=[f"{zone}-{day}" for zone, day, *_ in DST_DAYS]
 )
-def test_daily_runs_export_their_local_days_once_across_the_change(
+def test_daily_runs_export_their_local_days_once_and_exact_across_the_change(
     airflow_db, emulator, events_conn, tmp_path, monkeypatch, zone, change, offsets, lengths
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
@@ -79,18 +87,28 @@ def test_daily_runs_export_their_local_days_once_across_the_change(
         assert run.state == "success"
         rows = read_csv(tmp_path / "local_days" / f"{day}.csv")
         assert [(row["event"], row["time"]) for row in rows] == [("purchase", str(day)), ("signup", str(day))]
-        ending_at = f"{day}T00:00:00{offset}"
-        assert sent(emulator, seen) == [("1", ending_at)] * 2  # one request per event, in the local offset
-        assert [row["count"] for row in rows] == [
-            emulator.series(event, 1, "day", ending_at=ending_at)[0]["count"]
-            for event in ("purchase", "signup")
-        ]
-        hours = [
-            row for row in read_csv(tmp_path / "local_hours" / f"{day}.csv") if row["event"] == "purchase"
-        ]
-        starts = [datetime.fromisoformat(row["time"]) for row in hours]
-        assert len(hours) == length
+        hours = read_csv(tmp_path / "local_hours" / f"{day}.csv")
+        # Every local day's row is the sum of its own hours, exported by the hourly task: 23/24/25.
+        assert {row["event"]: row["count"] for row in rows} == hour_sums(hours)
+        starts = [datetime.fromisoformat(row["time"]) for row in hours if row["event"] == "purchase"]
         assert starts == [midnight(day, zone) + timedelta(hours=n) for n in range(length)]
+        hourly_task = [
+            (str(length), (midnight(day + timedelta(days=1), zone) - timedelta(hours=1)).isoformat())
+        ]
+        if length == 24:  # one day request per event, in the local offset
+            ending_at = f"{day}T00:00:00{offset}"
+            assert sent(emulator, seen) == [("1", ending_at)] * 2
+            expected = [emulator.series(event, 1, "day", ending_at=ending_at)[0]["count"] for event in EVENTS]
+        else:  # no day request can hold 23 or 25 hours: the day's hours, ending with its last one
+            ending_at = f"{day}T23:00:00{offset}"
+            assert sent(emulator, seen) == []
+            assert sorted(sent(emulator, seen, unit="hour")) == sorted(
+                [(str(length), ending_at)] * 2 + hourly_task * 2
+            )
+            expected = [
+                sum(p["count"] for p in emulator.series(event, length, "hour", ending_at)) for event in EVENTS
+            ]
+        assert [row["count"] for row in rows] == expected
         exported.extend(row["time"] for row in rows if row["event"] == "purchase")
     assert exported == [str(day) for day in days]  # consecutive runs tile the calendar, no date twice
 
@@ -98,26 +116,56 @@ def test_daily_runs_export_their_local_days_once_across_the_change(
 # -- the operator's windows, against the emulator ---------------------------------------------------
 
 
-def test_a_week_across_fall_back_is_two_requests_joined_in_order(emulator, events_conn) -> None:
+def day_points(
+    emulator: EventsEmulator, event: str, length: str, unit: str, ending_at: str
+) -> list[dict[str, Any]]:
+    """What the operator exports for one request it sent: the API's days, or a local day's hours summed."""
+    points = emulator.series(event, int(length), unit, ending_at)
+    if unit == "day":
+        return points
+    return [{"time": ending_at[:10], "count": sum(point["count"] for point in points)}]
+
+
+WEEK_ACROSS_FALL_BACK = [
+    ("4", "day", "2024-11-02T00:00:00-04:00"),
+    ("25", "hour", "2024-11-03T23:00:00-05:00"),  # 2024-11-03, 25 hours: no day request can hold it
+    ("2", "day", "2024-11-05T00:00:00-05:00"),
+]
+
+
+def test_a_week_across_fall_back_is_its_days_and_the_change_days_hours_joined_in_order(
+    emulator, events_conn, tmp_path
+) -> None:
+    import pyarrow.parquet as pq
+
     start, end = (
         midnight(date(2024, 10, 30), "America/New_York"),
         midnight(date(2024, 11, 6), "America/New_York"),
     )
-    task = EventSeriesOperator(task_id="week", event=["purchase", "signup"], hook_params=FAST)
-    records = task.execute(context_for("America/New_York", start, end))
+    context = context_for("America/New_York", start, end)
+    task = EventSeriesOperator(task_id="week", event=list(EVENTS), hook_params=FAST)
+    records = task.execute(context)
 
-    segments = [("4", "2024-11-02T00:00:00-04:00"), ("3", "2024-11-05T00:00:00-05:00")]
-    # One request per segment and event; they go out concurrently, so their order is not fixed.
-    assert sorted(sent(emulator)) == sorted(segments * 2)
+    requests = [(length, ending_at) for length, unit, ending_at in WEEK_ACROSS_FALL_BACK]
+    # One request per window and event; they go out concurrently, so their order is not fixed.
+    assert sorted(sent(emulator) + sent(emulator, unit="hour")) == sorted(requests * 2)
     assert [r["time"] for r in records if r["event"] == "signup"] == [
         str(date(2024, 10, 30) + timedelta(days=n)) for n in range(7)
     ]
     assert records == [
         {"event": event, **point}
-        for event in ("purchase", "signup")
-        for length, ending_at in segments
-        for point in emulator.series(event, int(length), "day", ending_at=ending_at)
+        for event in EVENTS
+        for length, unit, ending_at in WEEK_ACROSS_FALL_BACK
+        for point in day_points(emulator, event, length, unit, ending_at)
     ]
+    # The summed day is written as any other day: Parquet's time is a date for every row.
+    target = tmp_path / "week.parquet"
+    EventSeriesOperator(task_id="pq", event=list(EVENTS), hook_params=FAST, output_path=str(target)).execute(
+        context
+    )
+    table = pq.read_table(target)
+    assert table.column("time").to_pylist() == [date.fromisoformat(r["time"]) for r in records]
+    assert table.column("count").to_pylist() == [r["count"] for r in records]
 
 
 def test_length_without_ending_at_ends_with_the_runs_local_day(emulator, events_conn) -> None:
@@ -129,8 +177,11 @@ def test_length_without_ending_at_ends_with_the_runs_local_day(emulator, events_
         context_for("America/New_York", start, end)
     )
     assert [r["time"] for r in records] == [str(date(2024, 10, 31) + timedelta(days=n)) for n in range(7)]
-    # The two segments go out concurrently, so the order they arrive in is not fixed.
-    assert sorted(sent(emulator)) == [("3", "2024-11-02T00:00:00-04:00"), ("4", "2024-11-06T00:00:00-05:00")]
+    # The three windows go out concurrently, so the order they arrive in is not fixed.
+    assert sorted(sent(emulator)) == [("3", "2024-11-02T00:00:00-04:00"), ("3", "2024-11-06T00:00:00-05:00")]
+    assert sent(emulator, unit="hour") == [("25", "2024-11-03T23:00:00-05:00")]
+    day = emulator.series("purchase", 25, "hour", "2024-11-03T23:00:00-05:00")
+    assert records[3] == {"event": "purchase", "time": "2024-11-03", "count": sum(p["count"] for p in day)}
 
 
 def test_a_timetable_without_a_zone_counts_utc_days_as_before(emulator, events_conn) -> None:
@@ -182,6 +233,33 @@ def test_the_sensor_counts_the_local_day_in_its_own_offset(emulator, events_conn
     assert result.xcom_value == emulator.series("purchase", 1, "day", "2024-07-01T00:00:00+02:00")[0]["count"]
 
 
+@pytest.mark.parametrize(
+    ("zone", "change", "offsets", "lengths"), DST_DAYS, ids=[f"{zone}-{day}" for zone, day, *_ in DST_DAYS]
+)
+def test_the_sensor_counts_a_dst_day_with_unit_day_as_its_hours(
+    emulator, events_conn, zone, change, offsets, lengths
+) -> None:
+    start, end = midnight(change, zone), midnight(change + timedelta(days=1), zone)
+    emulator.record("purchase", 7, at=start + timedelta(minutes=30))  # the local day's first half hour
+    result = sensor(unit="day").poke(context_for(zone, start, end))
+
+    last_hour = f"{change}T23:00:00{offsets[1]}"
+    assert sent(emulator) == [] and sent(emulator, unit="hour") == [(str(lengths[1]), last_hour)]
+    hours = emulator.series("purchase", lengths[1], "hour", ending_at=last_hour)
+    assert result.xcom_value == sum(point["count"] for point in hours)
+
+
+def test_the_sensor_counts_days_across_a_change_as_their_hours(emulator, events_conn) -> None:
+    # Four Berlin days around the spring-forward, refused before: 24 + 24 + 23 + 24 hours.
+    start, end = midnight(date(2024, 3, 29), "Europe/Berlin"), midnight(date(2024, 4, 2), "Europe/Berlin")
+    result = sensor(unit="day").poke(context_for("Europe/Berlin", start, end))
+
+    assert sent(emulator, unit="hour") == [("95", "2024-04-01T23:00:00+02:00")]
+    hours = emulator.series("purchase", 95, "hour", ending_at="2024-04-01T23:00:00+02:00")
+    assert result.xcom_value == sum(point["count"] for point in hours)
+    assert datetime.fromisoformat(hours[0]["time"]) == start
+
+
 def test_the_deferred_trigger_gets_the_run_aligned_window(emulator, events_conn) -> None:
     from airflow.sdk.exceptions import TaskDeferred
 
@@ -194,17 +272,13 @@ def test_the_deferred_trigger_gets_the_run_aligned_window(emulator, events_conn)
     with pytest.raises(TaskDeferred) as deferred:
         task.execute(context_for("America/New_York", start, end))
     trigger = deferred.value.trigger
-    assert (trigger.length, trigger.unit, trigger.ending_at) == (1, "day", "2024-03-10T00:00:00-04:00")
+    # A 23-hour day: the trigger polls its hours, the same total on every poll.
+    assert (trigger.length, trigger.unit, trigger.ending_at) == (23, "hour", "2024-03-10T23:00:00-04:00")
 
 
 @pytest.mark.parametrize(
     ("kwargs", "interval", "message"),
     [
-        (
-            {"unit": "day"},
-            (date(2024, 3, 29), date(2024, 4, 2)),
-            "spans a change of UTC offset .* unit='hour'",
-        ),
         ({"ending_at": "2024-01-01T00:00:00Z"}, (date(2024, 1, 1), date(2024, 1, 2)), "no ending_at"),
         (
             {"unit": "day"},
@@ -222,3 +296,62 @@ def test_the_sensor_refuses_a_window_it_cannot_count_before_any_request(
     with pytest.raises(ValueError, match="needs a run with one"):
         sensor().execute({})
     assert emulator.request_count() == 0
+
+
+SENSOR_DAG = """
+import os
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow_provider_events.sensors.events import EventCountSensor
+
+with DAG(
+    "sensor_local_day",
+    schedule=CronDataIntervalTimetable("@daily", timezone=os.environ["DST_SENSOR_ZONE"]),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+):
+    # The exact total as threshold: met at the first poke only if every hour of the day counts.
+    EventCountSensor(
+        task_id="wait",
+        event="purchase",
+        threshold=os.environ["DST_SENSOR_THRESHOLD"],
+        unit="day",
+        length=None,
+        poke_interval=0.1,
+        timeout=5,
+        deferrable=False,
+        hook_params={"retry_limit": 0},
+    )
+"""
+
+
+@pytest.mark.parametrize(("zone", "change", "offsets", "lengths"), [DST_DAYS[1], DST_DAYS[2]])
+def test_dag_test_of_the_sensor_on_a_dst_day_with_unit_day_pushes_the_days_hours_total(
+    airflow_db, emulator, events_conn, tmp_path, monkeypatch, zone, change, offsets, lengths
+) -> None:
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    last_hour = f"{change}T23:00:00{offsets[1]}"
+    total = sum(point["count"] for point in emulator.series("purchase", lengths[1], "hour", last_hour))
+    (tmp_path / "sensor_local_day.py").write_text(SENSOR_DAG)
+    monkeypatch.setenv("DST_SENSOR_ZONE", zone)
+    monkeypatch.setenv("DST_SENSOR_THRESHOLD", str(total))
+    bag = DagBag(dag_folder=str(tmp_path))
+    # dag.test() syncs only the configured DAG folder (the examples): register this one first.
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+    sync_bag_to_db(bag, "dags-folder", None)
+    dag = bag.dags["sensor_local_day"]
+
+    run = dag.test(logical_date=midnight(change + timedelta(days=1), zone))
+
+    assert run.state == "success"
+    with create_session() as session:
+        rows = session.scalars(
+            XComModel.get_many(run_id=run.run_id, dag_ids=dag.dag_id, task_ids="wait", key="return_value")
+        )
+        assert [XComModel.deserialize_value(row) for row in rows] == [total]
+    assert sent(emulator) == [] and sent(emulator, unit="hour") == [(str(lengths[1]), last_hour)]

@@ -12,10 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_events._window import (
+    Request,
     day_offset,
     day_segments,
+    days_as_hours,
+    exact_day_requests,
+    interval_requests,
     interval_segments,
     interval_window,
+    trailing_requests,
     trailing_segments,
 )
 
@@ -158,3 +163,89 @@ def test_an_interval_without_a_local_day_is_a_value_error() -> None:
     start = local_midnight(date(2024, 5, 1), berlin) + timedelta(hours=1)
     with pytest.raises(ValueError, match="no day bucket starts inside the interval"):
         interval_segments(start, start + timedelta(hours=23), "day", berlin)
+
+
+# -- exact days: a day of 23 or 25 hours is asked as its hours ---------------------------------------
+
+HOUR = timedelta(hours=1)
+
+
+def request_days(request: Request) -> list[date]:
+    """The local dates one request stands for: its days, or the one day its hours are summed into."""
+    if request.day is not None:
+        return [request.day]
+    assert request.ending_at is not None
+    return api_days((request.length, request.ending_at))
+
+
+def hours_covered(request: Request) -> tuple[datetime, datetime]:
+    """The instants an hour request counts: from its first hour's start to its last hour's end."""
+    assert request.ending_at is not None
+    return request.ending_at - HOUR * (request.length - 1), request.ending_at + HOUR
+
+
+@settings(max_examples=300, deadline=None)
+@given(zone=zones, first=days, span=st.integers(0, 400))
+def test_exact_requests_hold_every_local_day_once_and_each_change_day_as_exactly_its_hours(
+    zone, first, span
+) -> None:
+    last = first + timedelta(days=span)
+    requests = exact_day_requests(first, last, zone)
+
+    assert [day for request in requests for day in request_days(request)] == [
+        first + timedelta(days=n) for n in range(span + 1)
+    ]
+    for request in requests:
+        for day in request_days(request):
+            length = local_midnight(day + timedelta(days=1), zone) - local_midnight(day, zone)
+            as_hours = length != timedelta(days=1) and not length % HOUR
+            assert (request.day is not None) == as_hours
+        if request.day is None:
+            assert request.unit == "day"
+            continue
+        # 23 or 25 hours, ending when the local day ends, whole hours of the offset it is sent in.
+        assert request.unit == "hour" and request.length in (23, 25)
+        assert hours_covered(request) == (
+            local_midnight(request.day, zone),
+            local_midnight(request.day + timedelta(days=1), zone),
+        )
+        assert request.ending_at is not None and request.ending_at.minute == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(zone=zones, day=days, span=st.integers(1, 60), length=st.integers(1, 300))
+def test_exact_windows_plan_the_same_days_as_the_segments(zone, day, span, length) -> None:
+    start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=span), zone)
+    whole = [d for request in interval_requests(start, end, "day", zone) for d in request_days(request)]
+    assert whole == [d for segment in interval_segments(start, end, "day", zone) for d in api_days(segment)]
+    trailing = [
+        d for request in trailing_requests(length, "day", start, end, zone) for d in request_days(request)
+    ]
+    assert trailing == [day + timedelta(days=span - length + n) for n in range(length)]
+    hours = interval_requests(start, end, "hour", zone)
+    assert [(r.length, r.ending_at, r.unit, r.day) for r in hours] == [
+        (*interval_segments(start, end, "hour", zone)[0], "hour", None)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(zone=zones, day=days, span=st.integers(1, 30))
+def test_days_as_hours_are_exactly_the_instants_of_those_days(zone, day, span) -> None:
+    start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=span), zone)
+    if (end - start) % HOUR:  # Lord Howe's 30-minute change: no hours tile those days
+        with pytest.raises(ValueError, match="not whole hours"):
+            days_as_hours(start, end, zone)
+        return
+    length, ending_at = days_as_hours(start, end, zone)
+    assert hours_covered(Request(length, ending_at, "hour")) == (start, end)
+    assert ending_at.minute == 0
+
+
+def test_a_new_york_week_across_fall_back_is_exact() -> None:
+    new_york = ZoneInfo("America/New_York")
+    requests = exact_day_requests(date(2024, 10, 30), date(2024, 11, 5), new_york)
+    assert [(r.length, r.unit, r.ending_at and r.ending_at.isoformat(), r.day) for r in requests] == [
+        (4, "day", "2024-11-02T00:00:00-04:00", None),  # Oct 30 to Nov 2, in EDT
+        (25, "hour", "2024-11-03T23:00:00-05:00", date(2024, 11, 3)),  # its 25 hours, summed
+        (2, "day", "2024-11-05T00:00:00-05:00", None),  # Nov 4 and 5, in EST
+    ]

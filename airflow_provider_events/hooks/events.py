@@ -403,9 +403,10 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         """
         for query in queries:
             self.log.info(
-                "Fetching %d %s(s) ending at %s for %d event(s) in %d request(s)",
+                "Fetching %d %s(s) ending at %s for %d event(s) in %d request(s)%s",
                 query.length, query.unit, query.ending_at.isoformat(), len(query.events),
                 len(query.events) * len(split_window(query.length, query.unit, query.ending_at)),
+                f", summed into the local day {query.day}" if query.day else "",
             )  # fmt: skip
         limit = asyncio.Semaphore(self.max_concurrency)
         async with await self._open() as http:

@@ -20,7 +20,7 @@ from airflow_provider_events._output import check_format
 from airflow_provider_events._run_interval import InferredIntervalTemplates, run_interval
 from airflow_provider_events._timezone import timetable_zone
 from airflow_provider_events._types import EventRecord, Unit
-from airflow_provider_events._window import interval_segments, parse_ending_at, trailing_segments
+from airflow_provider_events._window import Request, interval_requests, parse_ending_at, trailing_requests
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 if TYPE_CHECKING:
@@ -28,12 +28,13 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_events._export import Export
+    from airflow_provider_events._series import SeriesQuery
     from airflow_provider_events.hooks.events import EventsAnalyticsHook
 
 XCOM_WARN_ROWS = 10_000
 XCOM_WARN_BYTES = 1_000_000
-# Requests (length, ending_at) in order, oldest first; ending_at None means now.
-Window = list[tuple[int, datetime | None]]
+# Requests in order, oldest first; ending_at None means now.
+Window = list[Request]
 
 
 class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
@@ -54,8 +55,10 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     Days are the local days of the DAG timetable's time zone (UTC without one): a DAG scheduled in
     ``America/New_York`` exports New York days, each sent in its own UTC offset so that it ends
     when the local day ends; a window of days across a DST change is fetched as one request per
-    stretch of constant offset and joined in order. A day on which the clocks change is the API's
-    24 hours ending with it; its hours (23 or 25) are exact.
+    stretch of constant offset and joined in order. A day on which the clocks change (23 or 25
+    hours) is no API day: it is fetched as its hours and summed into one record dated that day,
+    which looks like any other day's, so every local day's count is exact. Hours are exact
+    instants, 23, 24 or 25 a local day.
     Note that in Airflow 3 ``schedule="@daily"`` gives runs an empty data interval unless
     ``[scheduler] create_cron_data_intervals`` is on: use
     ``schedule=CronDataIntervalTimetable("@daily", timezone="UTC")``, or pass ``length``.
@@ -173,10 +176,11 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
 
     def _window(self, context: Context) -> Window:
         """
-        The window as requests ``(length, ending_at)``, oldest first; ``ending_at`` None means now.
+        The window as requests, oldest first; ``ending_at`` None means now.
 
         Days are the local days of the DAG timetable's zone (UTC without one), one request per
-        stretch of constant UTC offset; any other window is one request.
+        stretch of constant UTC offset, and the hours of each day the clocks change; any other
+        window is one request.
         """
         start, end = run_interval(context)  # type: ignore[arg-type]
         zone = timetable_zone(context)
@@ -191,32 +195,38 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
                     "this run has no data interval: pass length (and optionally ending_at)"
                 )
             try:
-                return list(interval_segments(start, end, self.unit, zone))
+                return interval_requests(start, end, self.unit, zone)
             except ValueError as err:
                 raise EventsAnalyticsConfigError(
                     f"{err}, so the run's data interval holds no {self.unit}: pass length, or schedule the "
                     "DAG with data intervals, e.g. CronDataIntervalTimetable('@daily', timezone='UTC')"
                 ) from None
         if self.ending_at is not None:
-            return [(self.length, parse_ending_at(self.ending_at))]
+            return [Request(self.length, parse_ending_at(self.ending_at), self.unit)]
         if start is None or end is None:
-            return [(self.length, None)]
+            return [Request(self.length, None, self.unit)]
         # The same last bucket as a length=None run over the same interval, in the same offset.
-        return list(trailing_segments(self.length, self.unit, start, end, zone))
+        return trailing_requests(self.length, self.unit, start, end, zone)
 
     def _check_query(self, names: list[str] | None, window: Window) -> None:
+        # The hook checks the same way, but only after "*" has been listed: check before any request.
+        self._queries(names or ["*"], window)
+
+    def _queries(self, events: list[str], window: Window) -> list[SeriesQuery]:
         from airflow_provider_events._series import SeriesQuery
 
-        # The hook checks the same way, but only after "*" has been listed: check before any request.
-        for length, ending_at in window:
+        return [
             SeriesQuery.build(
-                names or ["*"],
-                length=length,
-                unit=self.unit,
-                ending_at=ending_at,
+                events,
+                length=request.length,
+                unit=request.unit,
+                ending_at=request.ending_at,
                 app_id=self.app_id,
                 segment_id=self.segment_id,
+                day=request.day,
             )
+            for request in window
+        ]
 
     def _hook(self) -> EventsAnalyticsHook:
         from airflow_provider_events.hooks.events import EventsAnalyticsHook
@@ -247,24 +257,12 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
         window: Window,
         on_series: Callable[[str, list[dict[str, Any]]], None],
     ) -> None:
-        from airflow_provider_events._series import SeriesQuery
-
         if not events:
             self.log.warning("The API lists no custom events: there is nothing to export")
             return
-        queries = [
-            SeriesQuery.build(
-                events,
-                length=length,
-                unit=self.unit,
-                ending_at=ending_at,
-                app_id=self.app_id,
-                segment_id=self.segment_id,
-            )
-            for length, ending_at in window
-        ]
-        # Each event's windows come out one after the other: records stay in (event, time) order.
-        hook.stream_series(queries, on_series)
+        # Each event's windows come out one after the other: records stay in (event, time) order,
+        # and a day asked as its hours is summed into its one day point before on_series sees it.
+        hook.stream_series(self._queries(events, window), on_series)
 
     def _warn_if_large(self, records: list[EventRecord]) -> None:
         import json

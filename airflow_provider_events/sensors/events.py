@@ -47,9 +47,10 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
     - ``unit="hour", length=None`` sums the hours of the local day, 23, 24 or 25 of them: exact in
       any zone, on every day of the year.
     - ``unit="day", length=None`` asks for the one local day in that day's UTC offset (the offset of
-      its last instant): exact except on the two days a year the clocks change, when the API's day
-      is the 24 hours before the local day ends. A window of several days across such a change
-      cannot be one request and is refused: count its hours.
+      its last instant). The API's days are 24 hours, so on the two days a year the clocks change
+      (23 or 25 hours), and for an interval of several days across such a change (which one day
+      request would shift by an hour), the sensor counts the interval's hours instead, in one
+      request: the same events, so the total is exact on every day of the year.
 
     Aligning ``ending_at`` by hand (``ending_at="{{ data_interval_start }}"``) counts the UTC day
     that holds the local midnight, which is the run's day only for DAGs scheduled in UTC. A run
@@ -144,7 +145,7 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
         if self.length is not None:
             return
         from airflow_provider_events._timezone import timetable_zone
-        from airflow_provider_events._window import interval_segments
+        from airflow_provider_events._window import days_as_hours, interval_requests
 
         start, end = run_interval(context)  # type: ignore[arg-type]
         if self.ending_at is not None or start is None or end is None:
@@ -154,18 +155,18 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
             )
         zone = timetable_zone(context)
         try:
-            segments = interval_segments(start, end, self.unit, zone)
+            requests = interval_requests(start, end, self.unit, zone)
+            exact = len(requests) == 1 and requests[0].day is None
+            # No one day request counts these days exactly; their hours, in one request, do.
+            window = (requests[0].length, requests[0].ending_at) if exact else days_as_hours(start, end, zone)
         except ValueError as err:
             raise EventsAnalyticsConfigError(
                 f"{err}: pass length, or schedule the DAG with data intervals, e.g. "
                 "CronDataIntervalTimetable('@daily', timezone='UTC')"
             ) from None
-        if len(segments) > 1:
-            raise EventsAnalyticsConfigError(
-                f"the run's data interval spans a change of UTC offset in {zone}, so its days cannot be "
-                "counted in one request: pass unit='hour' to count its hours"
-            )
-        self.length, self.ending_at = segments[0]
+        self.length, self.ending_at = window
+        if not exact:
+            self.unit = "hour"
 
     def _validate(self) -> int:
         """Check the rendered arguments before any request; return the threshold as an int."""
