@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,7 +108,22 @@ def load_target(conn_id: str, get_connection: Callable[[str], Any]) -> ApiTarget
         conn = get_connection(conn_id)
     except AirflowNotFoundException:
         conn = None
-    # Raised here, not in the except block: the lookup's own error would only repeat the id.
+    return _resolved(conn_id, conn)
+
+
+async def aload_target(conn_id: str, get_connection: Callable[[str], Awaitable[Any]]) -> ApiTarget:
+    """:func:`load_target` for async code (the triggerer), with an awaitable lookup."""
+    from airflow.exceptions import AirflowNotFoundException
+
+    try:
+        conn = await get_connection(conn_id)
+    except AirflowNotFoundException:
+        conn = None
+    return _resolved(conn_id, conn)
+
+
+def _resolved(conn_id: str, conn: Any) -> ApiTarget:
+    # Raised here, not in the lookup's except block: the lookup's own error would only repeat the id.
     if conn is None:
         raise EventsAnalyticsConfigError(
             f"Connection {conn_id!r} is not defined: create it as type {CONN_TYPE!r} (Admin > "

@@ -66,6 +66,20 @@ def test_an_undefined_connection_says_how_to_define_it(monkeypatch: pytest.Monke
     assert caught.value.__context__ is None
 
 
+def test_an_undefined_connection_on_the_triggerer_says_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook
+
+    monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
+    hook = EventsAnalyticsAsyncHook("nowhere")
+    with pytest.raises(EventsAnalyticsConfigError) as caught:
+        asyncio.run(hook.get_series("purchase", length=1, unit="hour"))
+    assert "Connection 'nowhere' is not defined" in str(caught.value)
+    assert "AIRFLOW_CONN_NOWHERE" in str(caught.value)
+    assert caught.value.__context__ is None
+
+
 def test_a_postgres_connection_fails_before_any_request(emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow_provider_events.hooks.events import EventsAnalyticsHook
 

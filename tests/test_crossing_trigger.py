@@ -237,7 +237,7 @@ def test_a_missing_connection_is_logged_and_retried_not_fatal(
 
     scenario(run)
     logged = capsys.readouterr().out  # the triggerer's logs go through structlog to stdout
-    assert "The conn_id `events_analytics_nowhere` isn't defined" in logged
+    assert "Connection 'events_analytics_nowhere' is not defined" in logged
     assert "next poll in" in logged
 
 

@@ -16,7 +16,7 @@ from requests.auth import AuthBase
 
 from airflow_provider_events import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_events._args import check_hook_settings
-from airflow_provider_events._connection import ApiTarget, load_target, target_from_connection
+from airflow_provider_events._connection import ApiTarget, aload_target, load_target
 from airflow_provider_events._ratelimit import RateBudget
 from airflow_provider_events._responses import (
     check_events_page,
@@ -332,8 +332,10 @@ class EventsAnalyticsAsyncHook(_EventsSettings, HttpAsyncHook):
         if self._target is None:
             from airflow.providers.common.compat.connection import get_async_connection
 
-            conn = await get_async_connection(conn_id=self.events_conn_id, hook=self)
-            self.use_target(target_from_connection(conn))
+            async def lookup(conn_id: str) -> Any:
+                return await get_async_connection(conn_id=conn_id, hook=self)
+
+            self.use_target(await aload_target(self.events_conn_id, lookup))
         assert self._target is not None
         # HttpAsyncHook's own session would send extras as headers, raise on every 4XX/5XX and
         # retry neither 429 nor network errors: the request itself is ours, the policy shared.
