@@ -42,6 +42,7 @@ class Case:
     fault: Fault | None = None  # queued (many times) before the run
     kill_after: int | None = None  # stop the emulator once it has received this many series requests
     note: str = ""
+    missing: tuple[str, ...] = ()  # modules to act as if not installed (an extra left out)
 
 
 @dataclass
@@ -78,7 +79,7 @@ def cases() -> list[Case]:
         Case('event ""', **both(event="")),
         Case('event ["a", "*"]', **both(event=["a", "*"])),
         Case("unknown event Purchase", **both(event="Purchase")),
-        Case(".parquet without the extra", operator={"output_path": "TMP/out.parquet"}),
+        Case(".parquet without the extra", operator={"output_path": "TMP/out.parquet"}, missing=("pyarrow",)),
         Case("unwritable folder", operator={"output_path": "/sys/events-export/out.csv"}),
         Case('hook_params {"bogus": 1}', **both(hook_params={"bogus": 1})),
         Case('threshold "abc"', sensor={"threshold": "abc"}),
@@ -126,7 +127,11 @@ def run(case: Case, kind: str, hook: dict[str, Any] | None = None) -> Outcome:
     hook = HOOK if hook is None else hook
     overrides = case.operator if kind == "operator" else case.sensor
     assert overrides is not None, f"{case.name} does not apply to the {kind}"
-    with tempfile.TemporaryDirectory() as folder, serving(latency=0.005) as (emulator, connected):
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        serving(latency=0.005) as (emulator, connected),
+        not_installed(case.missing),
+    ):
         tmp = Path(folder)
         if case.fault is not None:
             emulator.enqueue(case.fault, times=100)
@@ -145,6 +150,19 @@ def run(case: Case, kind: str, hook: dict[str, Any] | None = None) -> Outcome:
                 stage(emulator.request_count(), connected[0]), seconds, err, sorted(os.listdir(tmp))
             )
         return Outcome("no error", time.perf_counter() - started)
+
+
+@contextmanager
+def not_installed(modules: tuple[str, ...]) -> Iterator[None]:
+    """Make ``importlib.util.find_spec`` say ``modules`` are not installed, as without their extra."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    importlib.util.find_spec = lambda name, *args: None if name in modules else real(name, *args)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        importlib.util.find_spec = real
 
 
 def stage(requests: int, connections: int) -> str:

@@ -57,11 +57,6 @@ def test_every_case_has_an_expectation() -> None:
 
 @pytest.mark.parametrize(("case", "kind"), CASES)
 def test_a_bad_input_fails_where_it_should_and_says_what(case: Case, kind: str, monkeypatch) -> None:
-    if case.name == ".parquet without the extra":  # the test extra installs pyarrow: hide it
-        import importlib.util
-
-        real, hidden = importlib.util.find_spec, {"pyarrow": None}
-        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: hidden.get(name, real(name)))
     outcome = run(case, kind, hook=FAST)
 
     assert isinstance(outcome.error, EventsAnalyticsError), outcome.error
