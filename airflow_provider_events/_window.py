@@ -266,37 +266,6 @@ def _hour_anchor(start: datetime, zone: tzinfo | None) -> datetime:
     return parse_ending_at(start)
 
 
-def interval_segments(start: datetime, end: datetime, unit: str, zone: tzinfo | None = None) -> list[Segment]:
-    """
-    The buckets that start inside ``[start, end)``, as requests ``(length, ending_at)``, oldest first.
-
-    Days are the local days of ``zone`` (None: the zone of ``start``, UTC when naive), split where
-    the offset changes (see :func:`day_segments`). Hours are one request, as :func:`interval_window`.
-    Raises ``ValueError`` when no bucket starts inside the interval.
-    """
-    if unit == "day":
-        local = _day_zone(start, zone)
-        return day_segments(*days_starting_inside(start, end, local), local)
-    return [interval_window(_hour_anchor(start, zone), end, unit)]
-
-
-def trailing_segments(
-    length: int, unit: str, start: datetime, end: datetime, zone: tzinfo | None = None
-) -> list[Segment]:
-    """
-    ``length`` buckets ending with the last one that starts before ``end``, as :func:`interval_segments`.
-
-    So a run asking ``length`` buckets gets the same last bucket as a run over its whole interval.
-    """
-    if unit == "day":
-        local = _day_zone(start, zone)
-        last = last_day_before(end, local)
-        return day_segments(last - timedelta(days=length - 1), last, local)
-    anchor = _hour_anchor(start, zone)
-    end_at = parse_ending_at(end).astimezone(anchor.tzinfo)
-    return [(length, interval_window(end_at - UNIT_STEP[unit], end_at, unit)[1])]
-
-
 # -- exact local days: a day of 23 or 25 hours is the sum of its hours -----------------------------------
 
 
@@ -349,25 +318,33 @@ def exact_day_requests(first: date, last: date, zone: tzinfo) -> list[Request]:
 
 def interval_requests(start: datetime, end: datetime, unit: str, zone: tzinfo | None = None) -> list[Request]:
     """
-    The buckets that start inside ``[start, end)`` as :func:`interval_segments`, each local day exact.
+    The buckets that start inside ``[start, end)`` as requests, oldest first.
 
-    Days are :func:`exact_day_requests`; hours are one request.
+    Days are the local days of ``zone`` (None: the zone of ``start``, UTC when naive), planned by
+    :func:`exact_day_requests`. Hours are one request, as :func:`interval_window`. Raises
+    ``ValueError`` when no bucket starts inside the interval.
     """
     if unit == "day":
         local = _day_zone(start, zone)
         return exact_day_requests(*days_starting_inside(start, end, local), local)
-    return [Request(*segment, unit) for segment in interval_segments(start, end, unit, zone)]
+    return [Request(*interval_window(_hour_anchor(start, zone), end, unit), unit)]
 
 
 def trailing_requests(
     length: int, unit: str, start: datetime, end: datetime, zone: tzinfo | None = None
 ) -> list[Request]:
-    """``length`` buckets ending as :func:`trailing_segments`, each local day exact."""
+    """
+    ``length`` buckets ending with the last one that starts before ``end``, as :func:`interval_requests`.
+
+    So a run asking ``length`` buckets gets the same last bucket as a run over its whole interval.
+    """
     if unit == "day":
         local = _day_zone(start, zone)
         last = last_day_before(end, local)
         return exact_day_requests(last - timedelta(days=length - 1), last, local)
-    return [Request(*segment, unit) for segment in trailing_segments(length, unit, start, end, zone)]
+    anchor = _hour_anchor(start, zone)
+    end_at = parse_ending_at(end).astimezone(anchor.tzinfo)
+    return [Request(length, interval_window(end_at - UNIT_STEP[unit], end_at, unit)[1], unit)]
 
 
 def days_as_hours(start: datetime, end: datetime, zone: tzinfo | None = None) -> Segment:

@@ -16,12 +16,11 @@ from airflow_provider_events._window import (
     day_offset,
     day_segments,
     days_as_hours,
+    days_starting_inside,
     exact_day_requests,
     interval_requests,
-    interval_segments,
     interval_window,
     trailing_requests,
-    trailing_segments,
 )
 
 UTC = timezone.utc
@@ -86,12 +85,12 @@ def test_daily_intervals_give_their_own_date_and_tile_the_calendar(zone, day, ru
     for n in range(runs):
         start = local_midnight(day + timedelta(days=n), zone)
         end = local_midnight(day + timedelta(days=n + 1), zone)
-        segments = interval_segments(start, end, "day", zone)
-        assert [d for segment in segments for d in api_days(segment)] == [day + timedelta(days=n)]
-        ((hours, _),) = interval_segments(start, end, "hour", zone)
+        requests = interval_requests(start, end, "day", zone)
+        assert [d for request in requests for d in request_days(request)] == [day + timedelta(days=n)]
+        (hours,) = interval_requests(start, end, "hour", zone)
         if not (end - start) % timedelta(hours=1):  # Lord Howe has days of 23.5 and 24.5 hours
-            assert hours == (end - start) / timedelta(hours=1)  # 23, 24 or 25
-        exported.extend(api_days(segments[0]))
+            assert hours.length == (end - start) / timedelta(hours=1)  # 23, 24 or 25
+        exported.extend(request_days(requests[0]))
     assert exported == [day + timedelta(days=n) for n in range(runs)]
 
 
@@ -99,12 +98,12 @@ def test_daily_intervals_give_their_own_date_and_tile_the_calendar(zone, day, ru
 @given(zone=zones, day=days, span=st.integers(1, 60), length=st.integers(1, 300))
 def test_length_ends_with_the_intervals_last_day(zone, day, span, length) -> None:
     start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=span), zone)
-    whole = interval_segments(start, end, "day", zone)
-    trailing = trailing_segments(length, "day", start, end, zone)
-    assert sum(n for n, _ in trailing) == length
-    assert trailing[-1][1] == whole[-1][1]
-    hours = trailing_segments(length, "hour", start, end, zone)
-    assert hours == [(length, interval_segments(start, end, "hour", zone)[0][1])]
+    whole = interval_requests(start, end, "day", zone)
+    trailing = trailing_requests(length, "day", start, end, zone)
+    assert len([d for request in trailing for d in request_days(request)]) == length
+    assert trailing[-1].ending_at == whole[-1].ending_at
+    hours = trailing_requests(length, "hour", start, end, zone)
+    assert hours == [Request(length, interval_requests(start, end, "hour", zone)[0].ending_at, "hour")]
 
 
 fixed = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -123,16 +122,19 @@ def test_without_a_zone_a_fixed_offset_window_is_as_before(start, duration, unit
             expected = [interval_window(lower, end, unit)]
         except ValueError:
             with pytest.raises(ValueError, match=f"no {unit} bucket starts inside"):
-                interval_segments(lower, end, unit, zone)
+                interval_requests(lower, end, unit, zone)
             continue
-        assert interval_segments(lower, end, unit, zone) == expected
+        assert [(r.length, r.ending_at, r.unit) for r in interval_requests(lower, end, unit, zone)] == [
+            (*expected[0], unit)
+        ]
 
 
-def test_a_new_york_week_across_fall_back_is_two_requests() -> None:
+def test_a_new_york_week_across_fall_back_is_two_requests_of_api_days() -> None:
     new_york = pendulum.timezone("America/New_York")
     start = pendulum.datetime(2024, 10, 30, tz=new_york)
-    segments = interval_segments(
-        start.in_timezone("UTC"), start.add(days=7).in_timezone("UTC"), "day", new_york
+    segments = day_segments(
+        *days_starting_inside(start.in_timezone("UTC"), start.add(days=7).in_timezone("UTC"), new_york),
+        new_york,
     )
     assert [(n, at.isoformat()) for n, at in segments] == [
         (4, "2024-11-02T00:00:00-04:00"),  # Oct 30 to Nov 2, in EDT
@@ -143,26 +145,33 @@ def test_a_new_york_week_across_fall_back_is_two_requests() -> None:
 def test_a_zoned_start_without_a_timetable_zone_counts_that_zones_days() -> None:
     # A fall-back day handed over in its own zone is one local day, not two fixed-offset days.
     start = pendulum.datetime(2024, 10, 27, tz="Europe/Berlin")
-    assert interval_segments(start, start.add(days=1), "day") == [
+    assert day_segments(*days_starting_inside(start, start.add(days=1), start.tzinfo), start.tzinfo) == [
         (1, datetime(2024, 10, 27, tzinfo=timezone(timedelta(hours=1))))
     ]
-    assert interval_segments(start, start.add(days=1), "hour")[0][0] == 25
+    (day,) = interval_requests(start, start.add(days=1), "day")  # the 25-hour day, as its hours
+    assert (day.day, day.unit, day.length) == (date(2024, 10, 27), "hour", 25)
+    assert interval_requests(start, start.add(days=1), "hour")[0].length == 25
 
 
 def test_hours_of_a_half_hour_zone_are_aligned_in_its_offset() -> None:
     kolkata = ZoneInfo("Asia/Kolkata")
     start, end = local_midnight(date(2024, 5, 1), kolkata), local_midnight(date(2024, 5, 2), kolkata)
-    ((length, ending_at),) = interval_segments(start, end, "hour", kolkata)
-    assert (length, ending_at.isoformat()) == (24, "2024-05-01T23:00:00+05:30")
+    (hours,) = interval_requests(start, end, "hour", kolkata)
+    assert (hours.length, hours.ending_at and hours.ending_at.isoformat()) == (
+        24,
+        "2024-05-01T23:00:00+05:30",
+    )
     # Without the zone, UTC hours: the last one would end half an hour after the interval.
-    assert interval_segments(start, end, "hour") == [(24, datetime(2024, 5, 1, 18, tzinfo=UTC))]
+    assert interval_requests(start, end, "hour") == [
+        Request(24, datetime(2024, 5, 1, 18, tzinfo=UTC), "hour")
+    ]
 
 
 def test_an_interval_without_a_local_day_is_a_value_error() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     start = local_midnight(date(2024, 5, 1), berlin) + timedelta(hours=1)
     with pytest.raises(ValueError, match="no day bucket starts inside the interval"):
-        interval_segments(start, start + timedelta(hours=23), "day", berlin)
+        interval_requests(start, start + timedelta(hours=23), "day", berlin)
 
 
 # -- exact days: a day of 23 or 25 hours is asked as its hours ---------------------------------------
@@ -217,15 +226,16 @@ def test_exact_requests_hold_every_local_day_once_and_each_change_day_as_exactly
 def test_exact_windows_plan_the_same_days_as_the_segments(zone, day, span, length) -> None:
     start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=span), zone)
     whole = [d for request in interval_requests(start, end, "day", zone) for d in request_days(request)]
-    assert whole == [d for segment in interval_segments(start, end, "day", zone) for d in api_days(segment)]
+    segments = day_segments(*days_starting_inside(start, end, zone), zone)
+    assert whole == [d for segment in segments for d in api_days(segment)]
     trailing = [
         d for request in trailing_requests(length, "day", start, end, zone) for d in request_days(request)
     ]
     assert trailing == [day + timedelta(days=span - length + n) for n in range(length)]
-    hours = interval_requests(start, end, "hour", zone)
-    assert [(r.length, r.ending_at, r.unit, r.day) for r in hours] == [
-        (*interval_segments(start, end, "hour", zone)[0], "hour", None)
-    ]
+    (hours,) = interval_requests(start, end, "hour", zone)
+    assert (hours.unit, hours.day) == ("hour", None)
+    if not (end - start) % HOUR:  # Lord Howe's days are not whole hours
+        assert hours.length == (end - start) // HOUR
 
 
 @settings(max_examples=300, deadline=None)
