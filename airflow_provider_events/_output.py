@@ -13,7 +13,6 @@ import contextlib
 import io
 import os
 import uuid
-from collections.abc import Mapping, Sequence
 from typing import IO, Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -45,37 +44,6 @@ def resolve_format(path: str, output_format: str | None) -> str:
             f"use {', '.join(_SUFFIXES)} or pass output_format ({', '.join(FORMATS)})"
         )
     return _SUFFIXES[suffix]
-
-
-def serialise(records: Sequence[Mapping[str, Any]], output_format: str) -> bytes:
-    """UTF-8 bytes: CSV with an ``event,time,count`` header, one JSON array, or one object per line."""
-    from airflow_provider_events._writers import open_writer
-
-    if output_format not in ("csv", "json", "jsonl"):
-        raise ValueError(f"output_format must be one of csv, json, jsonl, got {output_format!r}")
-    buffer = io.BytesIO()
-    writer = open_writer(buffer, output_format, unit="day")
-    for record in records:
-        writer.write(record["event"], [record])
-    writer.finish()
-    return buffer.getvalue()
-
-
-def write_output(path: str, data: bytes) -> str:
-    """
-    Write ``data`` to ``path`` whole and return where it went.
-
-    A local target comes back as an absolute path, anything else as its object-storage URL.
-    """
-    files = StagedFiles()
-    try:
-        location, handle = files.open(path)
-        handle.write(data)
-        files.commit()
-    except BaseException:
-        files.discard()
-        raise
-    return location
 
 
 class StagedFiles:

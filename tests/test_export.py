@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -12,7 +15,6 @@ import pytest
 
 from airflow_provider_events import _writers
 from airflow_provider_events._export import Export, event_segment, open_export
-from airflow_provider_events._output import serialise
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 HOURS = [
@@ -21,6 +23,20 @@ HOURS = [
     {"time": "2024-03-10T00:00:00-05:00", "count": 9},
 ]
 DAYS = [{"time": "2024-01-01", "count": 3}, {"time": "2024-01-02", "count": 5}]
+
+
+def serialise(records: list[dict], output_format: str) -> bytes:
+    """The whole-list serialiser the streaming writers replaced: what their bytes must equal."""
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(("event", "time", "count"))
+        writer.writerows([record[field] for field in ("event", "time", "count")] for record in records)
+        return buffer.getvalue().encode("utf-8")
+    if output_format == "json":
+        return (json.dumps(records, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    lines = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records)
+    return "".join(lines).encode("utf-8")
 
 
 def tree(folder: Path) -> list[str]:

@@ -10,13 +10,39 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_events._output import lineage_dataset, resolve_format, serialise, write_output
+from airflow_provider_events._output import StagedFiles, lineage_dataset, resolve_format
+from airflow_provider_events._writers import open_writer
 
 RECORDS = [
     {"event": "purchase", "time": "2024-01-01T00:00:00+00:00", "count": 12},
     {"event": "purchase", "time": "2024-01-01T01:00:00+00:00", "count": 0},
     {"event": 'sign, "up" ünïcode', "time": "2024-01-01", "count": 7},
 ]
+
+
+def serialise(records: list[dict], output_format: str) -> bytes:
+    """The bytes the operator's writer makes of ``records``, all of one format, in memory."""
+    if output_format not in ("csv", "json", "jsonl"):
+        raise ValueError(f"output_format must be one of csv, json, jsonl, got {output_format!r}")
+    buffer = io.BytesIO()
+    writer = open_writer(buffer, output_format, unit="day")
+    for record in records:
+        writer.write(record["event"], [record])
+    writer.finish()
+    return buffer.getvalue()
+
+
+def write_output(path: str, data: bytes) -> str:
+    """Write ``data`` to ``path`` as the operator does: staged, then committed whole, or discarded."""
+    files = StagedFiles()
+    try:
+        location, handle = files.open(path)
+        handle.write(data)
+        files.commit()
+    except BaseException:
+        files.discard()
+        raise
+    return location
 
 
 def parse(data: bytes, output_format: str) -> list[dict]:
