@@ -1,4 +1,4 @@
-"""A series request for one or more events, planned as pages and assembled back: pure, no I/O."""
+"""A series request for one or more events, planned as pages and joined back: pure, no I/O."""
 
 from __future__ import annotations
 
@@ -85,10 +85,6 @@ class SeriesQuery:
             )
         return cls(unique, length, unit, parse_ending_at(ending_at), app_id, segment_id, day)
 
-    def page_requests(self) -> list[PageRequest]:
-        """Every request of the plan: each event's pages, oldest first."""
-        return [request for event in self.events for request in self.event_requests(event)]
-
     def event_requests(self, event: str) -> list[PageRequest]:
         """The requests of one event's pages, oldest first."""
         optional = {"app_id": self.app_id, "segment_id": self.segment_id}
@@ -118,14 +114,6 @@ class SeriesQuery:
             return series
         # The API writes a day as its date: a summed day looks exactly like any other day point.
         return [{"time": self.day.isoformat(), "count": sum(point["count"] for point in series)}]
-
-    def assemble(self, results: Sequence[list[KeyedPoint]]) -> dict[str, list[dict[str, Any]]]:
-        """Join the checked pages, given in the order of :meth:`page_requests`, into one series per event."""
-        per_event = len(results) // len(self.events)
-        return {
-            event: self.join(event, results[index * per_event : (index + 1) * per_event])
-            for index, event in enumerate(self.events)
-        }
 
 
 def window_args(waiter: Any) -> dict[str, Any]:
