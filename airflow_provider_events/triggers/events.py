@@ -13,6 +13,7 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_events import DEFAULT_CONN_ID, exceptions
+from airflow_provider_events._args import check_hook_params
 from airflow_provider_events._retry import RetryPolicy
 from airflow_provider_events._series import window_args
 from airflow_provider_events._types import Unit
@@ -147,7 +148,6 @@ class EventCountTrigger(_SerializedArguments, BaseTrigger):
 
 #: Longest pause between two polls while the API keeps failing, unless ``poke_interval`` is longer.
 MAX_ERROR_BACKOFF = 900.0
-_HOOK_PARAMS = frozenset({"timeout", "retry_limit", "retry_delay", "max_concurrency", "max_retry_wait"})
 _NEEDS = "EventCountCrossingTrigger needs Apache Airflow 3.3.0 or later"
 
 
@@ -170,6 +170,7 @@ def _check_crossing_args(
 ) -> None:
     try:
         check_series_args(event, length, unit)
+        check_hook_params(hook_params)
     except ValueError as err:
         raise EventsAnalyticsConfigError(f"EventCountCrossingTrigger: {err}") from None
     # Nothing is below 0: a threshold of 0 could never be crossed, only be true from the start.
@@ -180,10 +181,6 @@ def _check_crossing_args(
     if isinstance(poke_interval, bool) or not isinstance(poke_interval, (int, float)) or poke_interval <= 0:
         raise EventsAnalyticsConfigError(
             f"EventCountCrossingTrigger: poke_interval must be a number of seconds > 0, got {poke_interval!r}"
-        )
-    if unknown := sorted(set(hook_params) - _HOOK_PARAMS):
-        raise EventsAnalyticsConfigError(
-            f"EventCountCrossingTrigger: unknown hook_params {unknown}; allowed: {sorted(_HOOK_PARAMS)}"
         )
 
 
