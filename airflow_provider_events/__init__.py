@@ -2,8 +2,8 @@
 
 What it offers, and the module each part lives in (import from there in DAG files)::
 
-    hooks.events      EventsAnalyticsHook       get_series, get_series_many, list_events
-                      EventsAnalyticsAsyncHook  the same, awaited (for triggers)
+    hooks.events       EventsAnalyticsHook       get_series, get_series_many, iter_series, list_events
+    hooks.events_async EventsAnalyticsAsyncHook  the same, awaited (for triggers)
     operators.events  EventSeriesOperator       export counts to XCom or a file
     sensors.events    EventCountSensor          wait until a count reaches a threshold
     triggers.events   EventCountTrigger         the sensor's wait, on the triggerer
@@ -29,7 +29,7 @@ DEFAULT_CONN_ID = "events_analytics_default"
 
 _LAZY = {
     "EventsAnalyticsHook": "hooks.events",
-    "EventsAnalyticsAsyncHook": "hooks.events",
+    "EventsAnalyticsAsyncHook": "hooks.events_async",
     "EventSeriesOperator": "operators.events",
     "EventCountSensor": "sensors.events",
     "EventCountTrigger": "triggers.events",
@@ -80,7 +80,8 @@ if TYPE_CHECKING:
         EventsAnalyticsServerError,
         EventsAnalyticsTLSError,
     )
-    from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook, EventsAnalyticsHook
+    from airflow_provider_events.hooks.events import EventsAnalyticsHook
+    from airflow_provider_events.hooks.events_async import EventsAnalyticsAsyncHook
     from airflow_provider_events.operators.events import EventSeriesOperator
     from airflow_provider_events.sensors.events import EventCountSensor
     from airflow_provider_events.triggers.events import EventCountCrossingTrigger, EventCountTrigger
@@ -116,7 +117,10 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Custom Events Analytics",
-                "python-modules": ["airflow_provider_events.hooks.events"],
+                "python-modules": [
+                    "airflow_provider_events.hooks.events",
+                    "airflow_provider_events.hooks.events_async",
+                ],
             }
         ],
         "operators": [

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_events import CONN_TYPE, __version__
+from airflow_provider_events._checks import parse_flag
 from airflow_provider_events._tls import Verify, resolve_verify
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
@@ -33,10 +34,6 @@ class ApiTarget:
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in {"true", "1", "yes", "on"}
 
 
 def _is_loopback(hostname: str) -> bool:
@@ -91,7 +88,7 @@ def resolve_target(
     netloc = parts.netloc
     if port and parts.port is None:
         netloc = f"{netloc}:{port}"
-    insecure_allowed = _truthy((extra or {}).get("allow_insecure_http", False))
+    insecure_allowed = parse_flag((extra or {}).get("allow_insecure_http"), default=False)
     if parts.scheme == "http" and not _is_loopback(parts.hostname) and not insecure_allowed:
         raise EventsAnalyticsConfigError(
             f"Connection {conn_id!r} would send the REST API key over plain http to {parts.hostname}. "

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_events._checks import check_retry_settings
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
     EventsAnalyticsConfigError,
@@ -38,12 +39,7 @@ class RetryPolicy:
     max_wait: float = 60.0
 
     def __post_init__(self) -> None:
-        limit = self.retry_limit
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise EventsAnalyticsConfigError(f"retry_limit must be an integer >= 0, got {self.retry_limit!r}")
-        for name, value in (("retry_delay", self.retry_delay), ("max_retry_wait", self.max_wait)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise EventsAnalyticsConfigError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        check_retry_settings(self.retry_limit, self.retry_delay, self.max_wait)
 
     def wait(self, error: BaseException | None, attempt: int) -> float:
         """
@@ -56,11 +52,6 @@ class RetryPolicy:
             return min(self.max_wait, error.retry_after)
         backoff = self.retry_delay * 2 ** (attempt - 1)
         return min(self.max_wait, backoff + random.uniform(0, self.retry_delay))
-
-    @property
-    def max_total_wait(self) -> float:
-        """An upper bound of the time spent sleeping between the attempts of one request."""
-        return self.retry_limit * self.max_wait
 
     def tenacity_kwargs(self, log: logging.Logger | Any, what: str) -> dict[str, Any]:
         """Keyword arguments for ``tenacity.Retrying`` and ``tenacity.AsyncRetrying`` alike."""

@@ -1,7 +1,6 @@
 """Fetch many series concurrently, hand them on in order, and hold only a bounded look-ahead.
 
-Transport-free: the caller passes the coroutine that fetches one checked page, so the sync hook
-(through its async twin) and the async hook share this scheduling.
+Transport-free: the caller passes the coroutine that fetches one checked page.
 """
 
 from __future__ import annotations
@@ -11,30 +10,30 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
-from airflow_provider_events._series import PageRequest, SeriesQuery
-from airflow_provider_events._window import KeyedPoint
+from airflow_provider_events._paging import KeyedPoint
+from airflow_provider_events._request import SeriesRequest
+from airflow_provider_events._types import Series
 
-Series = list[dict[str, Any]]
-FetchPage = Callable[[PageRequest, str], Coroutine[Any, Any, list[KeyedPoint]]]
+FetchPage = Callable[[SeriesRequest], Coroutine[Any, Any, list[KeyedPoint]]]
 
 
-def plan(queries: Sequence[SeriesQuery]) -> Iterator[tuple[str, SeriesQuery]]:
+def plan(requests: Sequence[SeriesRequest]) -> Iterator[tuple[str, SeriesRequest]]:
     """
-    ``(event, query)`` in the order the series are handed on: each event, then its windows in order.
+    ``(event, request)`` in the order the series are handed on: each event, then its windows in order.
 
     Several windows (e.g. the segments of a day that spans a DST change, each in its own offset)
-    thus come out event by event, so records stay ordered by event, then time. Every query must
+    thus come out event by event, so records stay ordered by event, then time. Every request must
     hold the same events. Lazy: nothing here grows with the number of events.
     """
-    if any(query.events != queries[0].events for query in queries):
+    if any(request.events != requests[0].events for request in requests):
         raise ValueError("every window streamed together must hold the same events, in the same order")
-    for event in queries[0].events if queries else ():
-        for query in queries:
-            yield event, query
+    for event in requests[0].events if requests else ():
+        for request in requests:
+            yield event, request
 
 
 async def ordered_series(
-    queries: Sequence[SeriesQuery], fetch_page: FetchPage, look_ahead: int
+    requests: Sequence[SeriesRequest], fetch_page: FetchPage, look_ahead: int
 ) -> AsyncGenerator[tuple[str, Series], None]:
     """
     Yield ``(event, series)`` in the order of :func:`plan`, each once it and every one before it are in.
@@ -44,8 +43,8 @@ async def ordered_series(
     that, not by the number of events. One window of one event is always requested whole, since
     its pages are joined before it is handed on. The first error cancels every page in flight.
     """
-    units = iter(plan(queries))
-    pending: deque[tuple[str, SeriesQuery, list[asyncio.Task[list[KeyedPoint]]]]] = deque()
+    units = iter(plan(requests))
+    pending: deque[tuple[str, SeriesRequest, list[asyncio.Task[list[KeyedPoint]]]]] = deque()
     started = 0
     try:
         while True:
@@ -53,18 +52,17 @@ async def ordered_series(
                 unit = next(units, None)
                 if unit is None:
                     break
-                event, query = unit
-                requests = query.event_requests(event)
-                tasks = [asyncio.create_task(fetch_page(request, query.unit)) for request in requests]
-                pending.append((event, query, tasks))
+                event, request = unit
+                tasks = [asyncio.create_task(fetch_page(page)) for page in request.pages(event)]
+                pending.append((event, request, tasks))
                 started += len(tasks)
             if not pending:
                 return
-            event, query, tasks = pending[0]
+            event, request, tasks = pending[0]
             pages = await asyncio.gather(*tasks)
             pending.popleft()
             started -= len(tasks)
-            yield event, query.join(event, pages)
+            yield event, request.join(event, pages)
     finally:
         leftovers = [task for _, _, tasks in pending for task in tasks]
         for task in leftovers:

@@ -1,4 +1,4 @@
-"""Which certificates both transports trust (what a failed handshake means is ``_responses.tls_failure``).
+"""TLS: which certificates both transports trust, and what a failed handshake means.
 
 ``requests`` reads ``REQUESTS_CA_BUNDLE`` and ``CURL_CA_BUNDLE`` and trusts certifi's bundle by
 default; aiohttp reads ``SSL_CERT_FILE`` and trusts the system store. Left alone, a private CA set up
@@ -13,11 +13,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_events._checks import is_flag, parse_flag
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsTLSError
 
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
-_TRUE = {"true", "1", "yes", "on", ""}
-_FALSE = {"false", "0", "no", "off"}
+# What OpenSSL says when the bytes after the ClientHello are not TLS, e.g. a plain-http answer.
+_NOT_TLS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"}
+_MISMATCH_CODES = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_HOW_TO_TRUST = (
+    "If the instance uses a private or corporate CA, trust it in one of two ways: set the connection "
+    "extra 'verify' to the path of the CA bundle (PEM), or set REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) "
+    "to that path in the environment of the workers and the triggerer."
+)
 
 Verify = bool | str
 """``False``: no certificate checks; ``True``: the default store (certifi); a str: a CA bundle's path."""
@@ -31,15 +38,11 @@ def resolve_verify(conn_id: str, extra: Mapping[str, Any] | None, environ: Mappi
     path, naming where the value came from.
     """
     value = (extra or {}).get("verify", True)
-    if value is None or isinstance(value, bool):
-        verify: Verify = value is not False
-    elif str(value).strip().lower() in _TRUE | _FALSE:
-        verify = str(value).strip().lower() in _TRUE
-    else:
+    if not is_flag(value):
         return _existing_path(
             str(value), f"Connection {conn_id!r} has the extra 'verify' {value!r}", "true, false or "
         )
-    if verify is False:
+    if not parse_flag(value, default=True):
         return False
     for name in CA_BUNDLE_VARIABLES:
         if environ.get(name):
@@ -99,3 +102,55 @@ def warn_if_unverified(log: Any, conn_id: str, verify: Verify) -> None:
             "of the instance's CA bundle instead.",
             conn_id,
         )
+
+
+def tls_problem(endpoint: str, error: BaseException) -> str | None:
+    """
+    What a failed TLS handshake under ``error`` (requests' or aiohttp's) means, or ``None``.
+
+    A connection cut during the handshake (EOF, reset) is left to the network errors, which are
+    retried: a restarting server or load balancer does that. Everything else TLS says would
+    fail the same way on every retry.
+    """
+    import ssl
+
+    cause = _ssl_cause(error)
+    if cause is None or isinstance(cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+        return None
+    where, reason = f"GET {endpoint} failed", getattr(cause, "reason", None)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        problem = str(getattr(cause, "verify_message", None) or reason or cause).rstrip(".")
+        if getattr(cause, "verify_code", None) in _MISMATCH_CODES:
+            message = (
+                f"{where}: the instance's TLS certificate is not valid for its host name ({problem}). "
+                "Put in the connection's host a name that the certificate lists."
+            )
+        else:
+            message = f"{where}: the instance's TLS certificate is not trusted ({problem}). {_HOW_TO_TRUST}"
+    elif reason in _NOT_TLS:
+        message = (
+            f"{where}: the instance did not answer in TLS ({reason}). If it serves plain http, "
+            "make the connection's host start with http:// (in a connection URI, whose host has no scheme, "
+            "set the schema to http: events-analytics://:KEY@host:port/http)."
+        )
+    else:
+        message = f"{where} in the TLS handshake ({reason or cause}): check the instance URL and 'verify'."
+    return message
+
+
+def _ssl_cause(error: BaseException) -> Any:
+    """The innermost ``ssl.SSLError`` inside the wrappers of requests, urllib3 or aiohttp."""
+    import ssl
+
+    # The innermost: aiohttp's wrappers are SSLError subclasses too, without OpenSSL's details.
+    found = None
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            found = current
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        pending.extend(e for e in linked if isinstance(e, BaseException) and id(e) not in seen)
+    return found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 Unit = Literal["day", "hour"]
 """A bucket of a series: ``"day"`` (the API's default) or ``"hour"``."""
@@ -25,3 +25,7 @@ class EventRecord(TypedDict):
     event: str
     time: str
     count: int
+
+
+Series = list[dict[str, Any]]
+"""One event's points, oldest first, each a :class:`Point`."""

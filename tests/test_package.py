@@ -11,8 +11,8 @@ from typing import get_args
 import pytest
 
 import airflow_provider_events
-from airflow_provider_events._args import HOOK_PARAMS, is_literal
-from airflow_provider_events._output import check_writable
+from airflow_provider_events._checks import HOOK_PARAMS, is_literal
+from airflow_provider_events._output.staging import check_writable
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 REPO = Path(__file__).resolve().parent.parent

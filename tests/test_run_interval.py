@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pendulum
 import pytest
 
-from airflow_provider_events._run_interval import fill_run_interval, run_interval
+from airflow_provider_events._run import fill_run_interval, run_interval
 
 REPO = Path(__file__).resolve().parent.parent
 UTC = timezone.utc

@@ -84,7 +84,12 @@ def test_hooks_and_the_trigger_show_no_key(emulator: EventsEmulator, events_conn
     hook = EventsAnalyticsHook(events_conn, **FAST)
     hook.get_series("purchase", length=2)
     async_hook = EventsAnalyticsAsyncHook(events_conn, **FAST)
-    asyncio.run(async_hook.get_series("purchase", length=2))
+
+    async def once() -> None:
+        async with async_hook:
+            await async_hook.get_series("purchase", length=2)
+
+    asyncio.run(once())
     trigger = EventCountTrigger(event="purchase", threshold=0, events_conn_id=events_conn, poke_interval=0.1)
 
     texts = [

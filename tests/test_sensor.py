@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 
+from airflow_provider_events._checks import coerce_threshold
 from airflow_provider_events.emulator import EventsEmulator, Fault
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
@@ -28,7 +29,7 @@ from airflow_provider_events.exceptions import (
     EventsAnalyticsRequestError,
     EventsAnalyticsServerError,
 )
-from airflow_provider_events.sensors.events import EventCountSensor, coerce_threshold
+from airflow_provider_events.sensors.events import EventCountSensor
 from airflow_provider_events.triggers.events import EventCountTrigger
 
 SERIES = "/events/data_series"

@@ -19,7 +19,7 @@ import requests
 from tls_certs import CertAuthority, make_ca
 
 from airflow_provider_events import get_provider_info
-from airflow_provider_events._responses import network_error
+from airflow_provider_events._protocol import network_error
 from airflow_provider_events._retry import is_retryable
 from airflow_provider_events._tls import CA_BUNDLE_VARIABLES, resolve_verify
 from airflow_provider_events.emulator import EventsEmulator
@@ -217,7 +217,7 @@ def test_a_host_the_certificate_does_not_name_is_reported_as_such(private, monke
 
 def test_https_to_a_plain_http_server_hints_at_the_scheme(emulator, private, monkeypatch, capsys) -> None:
     connect(monkeypatch, emulator.url.replace("http://", "https://"), verify=str(private.ca))
-    assert_fails_at_once(EventsAnalyticsHook(**HOOK), capsys, "did not answer in TLS", "put http://")
+    assert_fails_at_once(EventsAnalyticsHook(**HOOK), capsys, "did not answer in TLS", "start with http://")
 
 
 def test_a_bundle_that_holds_no_certificates_fails_before_any_request(https_emulator, tmp_path, monkeypatch):

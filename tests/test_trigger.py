@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_events._waiting import total_count
 from airflow_provider_events.emulator import EventsEmulator, Fault
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
@@ -20,7 +21,6 @@ from airflow_provider_events.triggers.events import (
     EventCountTrigger,
     error_event,
     error_from_event,
-    total_count,
 )
 
 SERIES = "/events/data_series"

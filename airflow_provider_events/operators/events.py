@@ -2,39 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_events import DEFAULT_CONN_ID
-from airflow_provider_events._args import (
+from airflow_provider_events._checks import (
     ALL_EVENTS,
+    check_format,
     check_hook_params,
+    check_length_or_none,
     check_literal_window,
+    check_output_path,
     event_names,
     is_literal,
 )
-from airflow_provider_events._output import check_format
-from airflow_provider_events._run_interval import InferredIntervalTemplates, run_interval
-from airflow_provider_events._timezone import timetable_zone
-from airflow_provider_events._types import EventRecord, Unit
-from airflow_provider_events._window import Request, interval_requests, parse_ending_at, trailing_requests
-from airflow_provider_events.exceptions import EventsAnalyticsConfigError
+from airflow_provider_events._run import InferredIntervalTemplates, export_windows
+from airflow_provider_events._types import EventRecord, Series, Unit
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_provider_events._export import Export
-    from airflow_provider_events._series import SeriesQuery
+    from airflow_provider_events._output.export import Export
+    from airflow_provider_events._paging import Window
+    from airflow_provider_events._request import SeriesRequest
     from airflow_provider_events.hooks.events import EventsAnalyticsHook
 
 XCOM_WARN_ROWS = 10_000
 XCOM_WARN_BYTES = 1_000_000
-# Requests in order, oldest first; ending_at None means now.
-Window = list[Request]
 
 
 class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
@@ -44,7 +42,7 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     Each record is ``{"event": str, "time": str, "count": int}``, ordered by event (in the order
     given, or listed by the API for ``"*"``) then time, oldest first; ``time`` is passed on as the
     API wrote it. Pages are fetched concurrently by
-    :meth:`~airflow_provider_events.hooks.events.EventsAnalyticsHook.stream_series` (one window per
+    :meth:`~airflow_provider_events.hooks.events.EventsAnalyticsHook.iter_series` (one window per
     stretch of constant UTC offset, see below), and each event's series is written as soon as it
     and every one before it are in: memory is bounded by the pages in flight, not by the size of
     the export. Files appear only whole, at the end.
@@ -115,10 +113,7 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
-            raise EventsAnalyticsConfigError(
-                f"length must be an integer >= 1, or None for the run's data interval, got {length!r}"
-            )
+        check_length_or_none(length)
         names = event_names(event) if is_literal(event) else ["templated"]
         check_literal_window(
             names or [ALL_EVENTS],
@@ -145,88 +140,33 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
         """Check every argument and the destination, then stream every series to XCom or the file(s)."""
         names = event_names(self.event)
         output_format = self._resolve_format()
-        window = self._window(context)
-        self._check_query(names, window)
+        windows = export_windows(context, self.length, self.unit, self.ending_at)  # type: ignore[arg-type]
+        self._requests(names or [ALL_EVENTS], windows)  # checks the rendered window before any request
         # Last of the checks (placeholders, pyarrow, then the folder, which it creates).
         export = self._open_export(output_format)
-        hook = self._hook()
-
-        events = hook.list_events() if names is None else self._listed(hook, names)
-        if export is None:
-            records: list[EventRecord] = []
-            self._fetch(hook, events, window, lambda event, points: records.extend(
-                {"event": event, "time": point["time"], "count": point["count"]} for point in points
-            ))  # fmt: skip
-            self._warn_if_large(records)
-            return records
-        return self._write(export, hook, events, window)
+        with self._hook() as hook:
+            events = hook.list_events() if names is None else self._listed(hook, names)
+            if export is None:
+                records: list[EventRecord] = []
+                for event, points in self._series(hook, events, windows):
+                    records.extend({"event": event, "time": p["time"], "count": p["count"]} for p in points)
+                self._warn_if_large(records)
+                return records
+            return self._write(export, hook, events, windows)
 
     # -- arguments, all checked before the first request -------------------------------------------
 
     def _resolve_format(self) -> str | None:
-        from airflow_provider_events._output import resolve_format
+        from airflow_provider_events._output.formats import resolve_format
 
         if self.output_path is None:
             return None
-        if not isinstance(self.output_path, str) or not self.output_path.strip():
-            raise EventsAnalyticsConfigError(
-                f"output_path must be a non-empty path or URL, or None, got {self.output_path!r}"
-            )
-        return resolve_format(self.output_path, self.output_format)
+        return resolve_format(check_output_path(self.output_path), self.output_format)
 
-    def _window(self, context: Context) -> Window:
-        """
-        The window as requests, oldest first; ``ending_at`` None means now.
+    def _requests(self, events: list[str], windows: list[Window]) -> list[SeriesRequest]:
+        from airflow_provider_events._request import SeriesRequest
 
-        Days are the local days of the DAG timetable's zone (UTC without one), one request per
-        stretch of constant UTC offset, and the hours of each day the clocks change; any other
-        window is one request.
-        """
-        start, end = run_interval(context)  # type: ignore[arg-type]
-        zone = timetable_zone(context)
-        if self.length is None:
-            if self.ending_at is not None:
-                raise EventsAnalyticsConfigError(
-                    "ending_at needs length: pass length (the number of buckets ending at ending_at), "
-                    "or leave both unset to export exactly the run's data interval"
-                )
-            if start is None or end is None:
-                raise EventsAnalyticsConfigError(
-                    "this run has no data interval: pass length (and optionally ending_at)"
-                )
-            try:
-                return interval_requests(start, end, self.unit, zone)
-            except ValueError as err:
-                raise EventsAnalyticsConfigError(
-                    f"{err}, so the run's data interval holds no {self.unit}: pass length, or schedule the "
-                    "DAG with data intervals, e.g. CronDataIntervalTimetable('@daily', timezone='UTC')"
-                ) from None
-        if self.ending_at is not None:
-            return [Request(self.length, parse_ending_at(self.ending_at), self.unit)]
-        if start is None or end is None:
-            return [Request(self.length, None, self.unit)]
-        # The same last bucket as a length=None run over the same interval, in the same offset.
-        return trailing_requests(self.length, self.unit, start, end, zone)
-
-    def _check_query(self, names: list[str] | None, window: Window) -> None:
-        # The hook checks the same way, but only after "*" has been listed: check before any request.
-        self._queries(names or ["*"], window)
-
-    def _queries(self, events: list[str], window: Window) -> list[SeriesQuery]:
-        from airflow_provider_events._series import SeriesQuery
-
-        return [
-            SeriesQuery.build(
-                events,
-                length=request.length,
-                unit=request.unit,
-                ending_at=request.ending_at,
-                app_id=self.app_id,
-                segment_id=self.segment_id,
-                day=request.day,
-            )
-            for request in window
-        ]
+        return [SeriesRequest.for_window(events, window, self.app_id, self.segment_id) for window in windows]
 
     def _hook(self) -> EventsAnalyticsHook:
         from airflow_provider_events.hooks.events import EventsAnalyticsHook
@@ -244,25 +184,21 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     # -- fetching and output -----------------------------------------------------------------------
 
     def _open_export(self, output_format: str | None) -> Export | None:
-        from airflow_provider_events._export import open_export
+        from airflow_provider_events._output.export import open_export
 
         if self.output_path is None or output_format is None:
             return None
         return open_export(self.output_path, output_format, self.unit)
 
-    def _fetch(
-        self,
-        hook: EventsAnalyticsHook,
-        events: list[str],
-        window: Window,
-        on_series: Callable[[str, list[dict[str, Any]]], None],
-    ) -> None:
+    def _series(
+        self, hook: EventsAnalyticsHook, events: list[str], windows: list[Window]
+    ) -> Iterator[tuple[str, Series]]:
         if not events:
             self.log.warning("The API lists no custom events: there is nothing to export")
-            return
+            return iter(())
         # Each event's windows come out one after the other: records stay in (event, time) order,
-        # and a day asked as its hours is summed into its one day point before on_series sees it.
-        hook.stream_series(self._queries(events, window), on_series)
+        # and a day asked as its hours is summed into its one day point before it is handed on.
+        return hook.iter_series(self._requests(events, windows))
 
     def _warn_if_large(self, records: list[EventRecord]) -> None:
         import json
@@ -277,10 +213,11 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
             )
 
     def _write(
-        self, export: Export, hook: EventsAnalyticsHook, events: list[str], window: Window
+        self, export: Export, hook: EventsAnalyticsHook, events: list[str], windows: list[Window]
     ) -> str | list[str]:
         with export:  # every file appears whole at the end, or none does
-            self._fetch(hook, events, window, export.write)
+            for event, points in self._series(hook, events, windows):
+                export.write(event, points)
         where = export.locations[0] if len(export.locations) == 1 else f"{len(export.locations)} file(s)"
         self.log.info("Wrote %d row(s) as %s to %s", export.rows, export.output_format, where)
         return export.locations if export.fields else export.locations[0]
@@ -292,7 +229,7 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
             from airflow.providers.openlineage.extractors import OperatorLineage
         except ImportError:
             return None
-        from airflow_provider_events._output import lineage_dataset
+        from airflow_provider_events._output.staging import lineage_dataset
 
         if not self.output_path:
             return OperatorLineage()

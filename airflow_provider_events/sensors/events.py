@@ -10,26 +10,21 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_events import DEFAULT_CONN_ID
-from airflow_provider_events._args import check_hook_params, check_literal_window, is_literal
-from airflow_provider_events._run_interval import InferredIntervalTemplates, run_interval
-from airflow_provider_events._series import SeriesQuery, window_args
+from airflow_provider_events._checks import (
+    check_hook_params,
+    check_literal_window,
+    check_window,
+    coerce_threshold,
+    is_literal,
+)
+from airflow_provider_events._run import InferredIntervalTemplates
 from airflow_provider_events._types import Unit
-from airflow_provider_events.exceptions import EventsAnalyticsConfigError
+from airflow_provider_events._waiting import log_check, total_count, window_args
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_events.hooks.events import EventsAnalyticsHook
-
-
-def coerce_threshold(value: object) -> int:
-    """The threshold as an int (templates render strings such as ``"500"``), or a config error."""
-    text = value.strip() if isinstance(value, str) else None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if text is not None and text.isascii() and text.isdigit():
-        return int(text)
-    raise EventsAnalyticsConfigError(f"threshold must be an integer >= 0, got {value!r}")
 
 
 class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
@@ -144,53 +139,35 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
         """With ``length=None``, fix the window to the run's data interval, before any request."""
         if self.length is not None:
             return
-        from airflow_provider_events._timezone import timetable_zone
-        from airflow_provider_events._window import days_as_hours, interval_requests
+        from airflow_provider_events._run import total_window
 
-        start, end = run_interval(context)  # type: ignore[arg-type]
-        if self.ending_at is not None or start is None or end is None:
-            raise EventsAnalyticsConfigError(
-                "length=None counts the run's data interval: it needs a run with one (a schedule such as "
-                "CronDataIntervalTimetable) and no ending_at; otherwise pass length"
-            )
-        zone = timetable_zone(context)
-        try:
-            requests = interval_requests(start, end, self.unit, zone)
-            exact = len(requests) == 1 and requests[0].day is None
-            # No one day request counts these days exactly; their hours, in one request, do.
-            window = (requests[0].length, requests[0].ending_at) if exact else days_as_hours(start, end, zone)
-        except ValueError as err:
-            raise EventsAnalyticsConfigError(
-                f"{err}: pass length, or schedule the DAG with data intervals, e.g. "
-                "CronDataIntervalTimetable('@daily', timezone='UTC')"
-            ) from None
-        self.length, self.ending_at = window
-        if not exact:
-            self.unit = "hour"
+        window = total_window(context, self.unit, self.ending_at)  # type: ignore[arg-type]
+        self.length, self.ending_at, self.unit = window.length, window.ending_at, window.unit  # type: ignore[assignment]
 
     def _validate(self) -> int:
         """Check the rendered arguments before any request; return the threshold as an int."""
         threshold = coerce_threshold(self.threshold)
-        SeriesQuery.build([self.event], **window_args(self))
+        check_window([self.event], **window_args(self))
         return threshold
 
     def poke(self, context: Context) -> PokeReturnValue:
         """Fetch the window once and compare its total with the threshold."""
-        from airflow_provider_events.triggers.events import total_count
-
         self._align_with_run(context)
         threshold = self._validate()
         series = self.hook.get_series(self.event, **window_args(self))
         total = total_count(series)
-        self.log.info(
-            "Event %r: %d in the window of %d %s(s) ending with %s, threshold %d%s",
-            self.event, total, self.length, self.unit, series[-1]["time"], threshold,
-            " - done" if total >= threshold else " - not yet",
-        )  # fmt: skip
+        log_check(self.log, self, total, series[-1]["time"], threshold)
         return PokeReturnValue(is_done=total >= threshold, xcom_value=total)
 
     def execute(self, context: Context) -> Any:
         """Validate, then wait in poke/reschedule mode, or check once and defer to the triggerer."""
+        try:
+            return self._wait(context)
+        finally:
+            if "hook" in self.__dict__:  # the pokes' session ends with the try (or the deferral)
+                self.hook.close()
+
+    def _wait(self, context: Context) -> Any:
         self._align_with_run(context)
         self.threshold = self._validate()
         if self.check_event_names and not self._rescheduled(context):

@@ -6,18 +6,17 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_events import DEFAULT_CONN_ID, exceptions
-from airflow_provider_events._args import check_hook_params
+from airflow_provider_events._checks import check_crossing_args, format_ending_at, parse_ending_at
 from airflow_provider_events._retry import RetryPolicy
-from airflow_provider_events._series import window_args
 from airflow_provider_events._types import Unit
-from airflow_provider_events._window import check_series_args, format_ending_at, parse_ending_at
+from airflow_provider_events._waiting import log_check, total_count, window_args
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsError
 
 _ERROR_CLASSES: dict[str, type[EventsAnalyticsError]] = {
@@ -25,11 +24,6 @@ _ERROR_CLASSES: dict[str, type[EventsAnalyticsError]] = {
     for cls in vars(exceptions).values()
     if isinstance(cls, type) and issubclass(cls, EventsAnalyticsError)
 }
-
-
-def total_count(series: Iterable[Mapping[str, Any]]) -> int:
-    """The sum of ``count`` over a series: what the sensor and the trigger compare with the threshold."""
-    return sum(point["count"] for point in series)
 
 
 def error_event(error: EventsAnalyticsError) -> dict[str, Any]:
@@ -125,23 +119,22 @@ class EventCountTrigger(_SerializedArguments, BaseTrigger):
         from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook
 
         hook = EventsAnalyticsAsyncHook(self.events_conn_id, **self.hook_params)
-        while True:
-            try:
-                series = await hook.get_series(self.event, **window_args(self))
-            except EventsAnalyticsError as err:
-                self.log.error("Stopped waiting for %r: %s", self.event, err)
-                yield TriggerEvent(error_event(err))
-                return
-            total = total_count(series)
-            self.log.info(
-                "Event %r: %d in the window of %d %s(s) ending with %s, threshold %d%s",
-                self.event, total, self.length, self.unit, series[-1]["time"], self.threshold,
-                " - done" if total >= self.threshold else " - not yet",
-            )  # fmt: skip
-            if total >= self.threshold:
-                yield TriggerEvent({"status": "success", "total": total})
-                return
-            await asyncio.sleep(self.poke_interval)
+        try:
+            while True:
+                try:
+                    series = await hook.get_series(self.event, **window_args(self))
+                except EventsAnalyticsError as err:
+                    self.log.error("Stopped waiting for %r: %s", self.event, err)
+                    yield TriggerEvent(error_event(err))
+                    return
+                total = total_count(series)
+                log_check(self.log, self, total, series[-1]["time"], self.threshold)
+                if total >= self.threshold:
+                    yield TriggerEvent({"status": "success", "total": total})
+                    return
+                await asyncio.sleep(self.poke_interval)
+        finally:
+            await hook.aclose()  # one session for every poll of this trigger
 
 
 # --- event-driven scheduling -----------------------------------------------------------------------
@@ -163,25 +156,6 @@ def error_backoff(poke_interval: float, failures: int, error: BaseException | No
         retry_limit=0, retry_delay=poke_interval, max_wait=max(poke_interval, MAX_ERROR_BACKOFF)
     )
     return max(poke_interval, policy.wait(error, failures))
-
-
-def _check_crossing_args(
-    event: object, threshold: object, length: object, unit: object, poke_interval: object, hook_params: dict
-) -> None:
-    try:
-        check_series_args(event, length, unit)
-        check_hook_params(hook_params)
-    except ValueError as err:
-        raise EventsAnalyticsConfigError(f"EventCountCrossingTrigger: {err}") from None
-    # Nothing is below 0: a threshold of 0 could never be crossed, only be true from the start.
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-        raise EventsAnalyticsConfigError(
-            f"EventCountCrossingTrigger: threshold must be an integer >= 1, got {threshold!r}"
-        )
-    if isinstance(poke_interval, bool) or not isinstance(poke_interval, (int, float)) or poke_interval <= 0:
-        raise EventsAnalyticsConfigError(
-            f"EventCountCrossingTrigger: poke_interval must be a number of seconds > 0, got {poke_interval!r}"
-        )
 
 
 class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
@@ -238,7 +212,10 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
                 "threshold would start another DAG run. Upgrade Airflow, or wait with "
                 "EventCountSensor inside a scheduled DAG."
             )
-        _check_crossing_args(event, threshold, length, unit, poke_interval, hook_params or {})
+        check_crossing_args(
+            {"event": event, "threshold": threshold, "length": length, "unit": unit,
+             "poke_interval": poke_interval, "hook_params": hook_params or {}}
+        )  # fmt: skip
         self.event = event
         self.threshold = threshold
         self.length = length

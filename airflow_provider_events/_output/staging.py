@@ -1,4 +1,4 @@
-"""Output formats and targets: which format a path names, and files that appear only when whole.
+"""Output targets: files that appear only when whole, on local disk or object storage.
 
 Local paths (plain or ``file://``) are written to a temporary file in the target's folder and
 moved into place with ``os.replace``, so readers see either the old file or the complete new one.
@@ -19,32 +19,6 @@ from urllib.request import url2pathname
 
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
-FORMATS = ("csv", "json", "jsonl", "parquet")
-FIELDS = ("event", "time", "count")
-_SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-
-
-def check_format(output_format: str | None) -> None:
-    """Raise a config error unless ``output_format`` is None or one of :data:`FORMATS`."""
-    if output_format is not None and output_format not in FORMATS:
-        raise EventsAnalyticsConfigError(
-            f"output_format must be one of {', '.join(FORMATS)} or None, got {output_format!r}"
-        )
-
-
-def resolve_format(path: str, output_format: str | None) -> str:
-    """The format to write ``path`` in: ``output_format`` if given, else the one its suffix names."""
-    check_format(output_format)
-    if output_format is not None:
-        return output_format
-    suffix = os.path.splitext(_local_path(path) or urlsplit(path).path)[1].lower()
-    if suffix not in _SUFFIXES:
-        raise EventsAnalyticsConfigError(
-            f"output_path {path!r} has the suffix {suffix or '(none)'!r}, which names no output format: "
-            f"use {', '.join(_SUFFIXES)} or pass output_format ({', '.join(FORMATS)})"
-        )
-    return _SUFFIXES[suffix]
-
 
 class StagedFiles:
     """
@@ -61,7 +35,7 @@ class StagedFiles:
 
     def open(self, path: str) -> tuple[str, IO[bytes]]:
         """``(location, binary handle)`` of a new file at ``path``: absolute path or object-storage URL."""
-        local = _local_path(path)
+        local = local_path(path)
         if local is not None:
             folder = os.path.dirname(local)
             os.makedirs(folder, exist_ok=True)
@@ -129,7 +103,7 @@ def check_writable(path: str) -> None:
     export, not after it. The folder is created (as the write would) and a probe file created and
     removed; placeholders such as ``{event}`` in the folder are left for the write to fill in.
     """
-    local = _local_path(path)
+    local = local_path(path)
     if local is None:
         return
     if "{" not in local and os.path.isdir(local):
@@ -162,7 +136,7 @@ def _probe_folder(folder: str) -> str | None:
 
 def lineage_dataset(path: str) -> tuple[str, str]:
     """OpenLineage ``(namespace, name)`` of an output: ``file`` and the absolute path for local files."""
-    local = _local_path(path)
+    local = local_path(path)
     if local is not None:
         return "file", local
     from airflow.sdk import ObjectStoragePath
@@ -171,7 +145,7 @@ def lineage_dataset(path: str) -> tuple[str, str]:
     return target.namespace, target.key
 
 
-def _local_path(path: str) -> str | None:
+def local_path(path: str) -> str | None:
     """The absolute filesystem path of a local target (plain or ``file://``), else None."""
     parts = urlsplit(path)
     if parts.scheme.lower() != "file":

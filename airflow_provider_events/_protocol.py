@@ -1,18 +1,21 @@
-"""Checking API responses: pure functions from (status, headers, body) to data or an exception.
+"""The HTTP protocol of the API: what a status, a body or a failed exchange means, as data or an exception.
 
-Both transports (``requests`` in the hook, ``aiohttp`` in the trigger) call these, so a response
-means the same thing wherever it arrives.
+Pure functions from ``(status, headers, body)`` to a checked payload or the error class that fits;
+both transports (``requests`` and aiohttp) call them, so a response means the same thing wherever
+it arrives. What the rate-limit headers mean is :mod:`._budget`'s; what a failed TLS handshake
+means, :mod:`._tls`'s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
-from collections.abc import Iterable, Mapping
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_events._window import KeyedPoint, point_key
+from airflow_provider_events._budget import retry_after_seconds
+from airflow_provider_events._paging import KeyedPoint, point_key
+from airflow_provider_events._tls import tls_problem
 from airflow_provider_events.exceptions import (
     EventsAnalyticsAuthError,
     EventsAnalyticsError,
@@ -22,15 +25,10 @@ from airflow_provider_events.exceptions import (
     EventsAnalyticsTLSError,
 )
 
-_MAX_MESSAGE = 300
-# What OpenSSL says when the bytes after the ClientHello are not TLS, e.g. a plain-http answer.
-_NOT_TLS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"}
-_MISMATCH_CODES = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
-_HOW_TO_TRUST = (
-    "If the instance uses a private or corporate CA, trust it in one of two ways: set the connection "
-    "extra 'verify' to the path of the CA bundle (PEM), or set REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) "
-    "to that path in the environment of the workers and the triggerer."
-)
+SERIES_ENDPOINT = "/events/data_series"
+LIST_ENDPOINT = "/events/list"
+EVENTS_PAGE_SIZE = 250
+MAX_MESSAGE = 300
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -39,39 +37,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by its lower-case name, whatever case it arrived in (the API's case varies)."""
-    for key, value in headers.items():
-        if str(key).lower() == name:
-            return value
-    return None
-
-
-def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """
-    Seconds to wait before the next request, from ``Retry-After`` or else ``X-RateLimit-Reset``.
-
-    ``None`` when neither header is usable; never negative.
-    """
-    now = time.time() if now is None else now
-    retry_after = header_value(headers, "retry-after")
-    if retry_after is not None:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    reset = header_value(headers, "x-ratelimit-reset")
-    if reset is not None:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
-    return None
 
 
 def _api_message(body: bytes) -> tuple[Any, str]:
@@ -107,7 +72,7 @@ def check_response(
     request error; anything else (another message, a non-JSON body) the base error.
     """
     payload, words = _api_message(body)
-    words = redact(words, secrets)[:_MAX_MESSAGE]
+    words = redact(words, secrets)[:MAX_MESSAGE]
     message = f"GET {endpoint} answered HTTP {status}: {words}"
     kwargs: dict[str, Any] = {"status_code": status, "endpoint": endpoint}
     if status in (401, 403):
@@ -169,9 +134,9 @@ def network_error(
     endpoint: str, error: BaseException, secrets: Iterable[str] = (), *, timeout: float | None = None
 ) -> EventsAnalyticsError:
     """The error for a request that got no (complete) answer: refused, timed out, cut off, TLS refused."""
-    tls = tls_failure(endpoint, error, secrets)
-    if tls is not None:
-        return tls
+    problem = tls_problem(endpoint, error)
+    if problem is not None:
+        return EventsAnalyticsTLSError(redact(problem, secrets), endpoint=endpoint)
     if timeout is not None and _is_timeout(error):
         # A timeout's own text is empty (aiohttp) or a pool repr (requests): the wait is what helps.
         return EventsAnalyticsServerError(
@@ -180,68 +145,18 @@ def network_error(
             status_code=None,
             endpoint=endpoint,
         )
-    detail = redact(str(error), secrets)[:_MAX_MESSAGE] or "no detail"
+    detail = redact(str(error), secrets)[:MAX_MESSAGE] or "no detail"
     return EventsAnalyticsServerError(
         f"GET {endpoint} got no answer: {type(error).__name__}: {detail}", status_code=None, endpoint=endpoint
     )
 
 
-def tls_failure(
-    endpoint: str, error: BaseException, secrets: Iterable[str] = ()
-) -> EventsAnalyticsTLSError | None:
-    """
-    The error for a failed TLS handshake under ``error`` (requests' or aiohttp's), or ``None``.
-
-    A connection cut during the handshake (EOF, reset) is left to the network errors, which are
-    retried: a restarting server or load balancer does that. Everything else TLS says would
-    fail the same way on every retry.
-    """
-    import ssl
-
-    cause = _ssl_cause(error)
-    if cause is None or isinstance(cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
-        return None
-    where, reason = f"GET {endpoint} failed", getattr(cause, "reason", None)
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        problem = str(getattr(cause, "verify_message", None) or reason or cause).rstrip(".")
-        if getattr(cause, "verify_code", None) in _MISMATCH_CODES:
-            message = (
-                f"{where}: the instance's TLS certificate is not valid for its host name ({problem}). "
-                "Put in the connection's host a name that the certificate lists."
-            )
-        else:
-            message = f"{where}: the instance's TLS certificate is not trusted ({problem}). {_HOW_TO_TRUST}"
-    elif reason in _NOT_TLS:
-        message = (
-            f"{where}: the instance did not answer in TLS ({reason}). If it serves plain http, "
-            "put http:// in the connection's host."
-        )
-    else:
-        message = f"{where} in the TLS handshake ({reason or cause}): check the instance URL and 'verify'."
-    return EventsAnalyticsTLSError(redact(message, secrets), endpoint=endpoint)
-
-
-def _ssl_cause(error: BaseException) -> Any:
-    """The innermost ``ssl.SSLError`` inside the wrappers of requests, urllib3 or aiohttp."""
-    import ssl
-
-    # The innermost: aiohttp's wrappers are SSLError subclasses too, without OpenSSL's details.
-    found = None
-    seen: set[int] = set()
-    pending = [error]
-    while pending:
-        current = pending.pop(0)
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            found = current
-        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
-        pending.extend(e for e in linked if isinstance(e, BaseException) and id(e) not in seen)
-    return found
-
-
 def _is_timeout(error: BaseException) -> bool:
-    # asyncio's and aiohttp's are TimeoutError; requests' Read- and ConnectTimeout derive from its Timeout.
-    return isinstance(error, TimeoutError) or any(cls.__name__ == "Timeout" for cls in type(error).__mro__)
+    # aiohttp's is asyncio.TimeoutError (not yet the builtin TimeoutError on Python 3.10); requests'
+    # Read- and ConnectTimeout derive from its Timeout.
+    return isinstance(error, TimeoutError | asyncio.TimeoutError) or any(
+        cls.__name__ == "Timeout" for cls in type(error).__mro__
+    )
 
 
 def in_context(error: EventsAnalyticsError, context: str) -> EventsAnalyticsError:
@@ -252,3 +167,13 @@ def in_context(error: EventsAnalyticsError, context: str) -> EventsAnalyticsErro
         endpoint=error.endpoint,
         retry_after=error.retry_after,
     )
+
+
+def events_page_params(page: int) -> dict[str, str]:
+    """Query parameters of one page of ``/events/list``."""
+    return {"page": str(page)}
+
+
+def is_last_events_page(names: Sequence[str]) -> bool:
+    """The last page of ``/events/list`` is the first one with fewer than 250 names."""
+    return len(names) < EVENTS_PAGE_SIZE

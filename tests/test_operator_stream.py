@@ -11,7 +11,7 @@ import pendulum
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_events._series import PageRequest, SeriesQuery
+from airflow_provider_events._request import SeriesRequest
 from airflow_provider_events._stream import ordered_series, plan
 from airflow_provider_events.emulator import EventsEmulator
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
@@ -84,8 +84,8 @@ def test_parquet_without_pyarrow_fails_before_any_request(emulator, events_conn,
 
 def test_the_hook_streams_several_windows_event_by_event(emulator, hook) -> None:
     # Two windows, as a day spanning a DST change may need (each in its own offset).
-    first = SeriesQuery.build(["a", "b"], length=2, unit="hour", ending_at="2024-03-10T01:00:00-05:00")
-    second = SeriesQuery.build(["a", "b"], length=3, unit="hour", ending_at="2024-03-10T05:00:00-04:00")
+    first = SeriesRequest.build(["a", "b"], length=2, unit="hour", ending_at="2024-03-10T01:00:00-05:00")
+    second = SeriesRequest.build(["a", "b"], length=3, unit="hour", ending_at="2024-03-10T05:00:00-04:00")
     seen: list[tuple[str, list[dict]]] = []
 
     hook.stream_series([first, second], lambda event, points: seen.append((event, points)))
@@ -95,7 +95,7 @@ def test_the_hook_streams_several_windows_event_by_event(emulator, hook) -> None
 
 
 def test_an_error_in_the_consumer_stops_the_fetch(emulator, hook) -> None:
-    query = SeriesQuery.build([f"e{i}" for i in range(40)], length=1, ending_at="2024-01-01")
+    query = SeriesRequest.build([f"e{i}" for i in range(40)], length=1, ending_at="2024-01-01")
 
     def fail(event: str, points: list[dict]) -> None:
         raise OSError("disk full")
@@ -106,11 +106,11 @@ def test_an_error_in_the_consumer_stops_the_fetch(emulator, hook) -> None:
 
 
 def test_look_ahead_bounds_the_pages_started_but_not_handed_on() -> None:
-    query = SeriesQuery.build([f"e{i}" for i in range(30)], length=250, ending_at="2024-01-01")
-    started: list[PageRequest] = []
+    query = SeriesRequest.build([f"e{i}" for i in range(30)], length=250, ending_at="2024-01-01")
+    started: list[SeriesRequest] = []
     most_ahead = 0
 
-    async def fetch_page(request: PageRequest, unit: str) -> list:
+    async def fetch_page(request: SeriesRequest) -> list:
         started.append(request)
         await asyncio.sleep(0)
         return [(None, None)]
@@ -123,12 +123,12 @@ def test_look_ahead_bounds_the_pages_started_but_not_handed_on() -> None:
             most_ahead = max(most_ahead, len(started) - 3 * len(events))
         return events
 
-    query_join = SeriesQuery.join
+    query_join = SeriesRequest.join
     try:
-        SeriesQuery.join = lambda self, event, pages: pages  # type: ignore[method-assign]  # pages are fake
+        SeriesRequest.join = lambda self, event, pages: pages  # type: ignore[method-assign]  # pages are fake
         events = asyncio.run(consume())
     finally:
-        SeriesQuery.join = query_join  # type: ignore[method-assign]
+        SeriesRequest.join = query_join  # type: ignore[method-assign]
     assert events == list(query.events)
     assert len(started) == 90
     assert most_ahead <= 6  # 3 pages an event: never more than two events ahead

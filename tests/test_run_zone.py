@@ -16,7 +16,7 @@ from airflow.sdk import (
     MultipleCronTriggerTimetable,
 )
 
-from airflow_provider_events._timezone import timetable_zone
+from airflow_provider_events._run import timetable_zone
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

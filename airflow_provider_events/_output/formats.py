@@ -1,4 +1,4 @@
-"""Record writers: one format each, streaming ``(event, points)`` into an open binary file.
+"""Output formats: which format a path names, and a writer per format streaming series into a file.
 
 A writer never holds more than one row group (Parquet) or one series (the text formats) in
 memory. The text formats give the same bytes as serialising the whole list at once.
@@ -8,13 +8,32 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, Protocol
+from urllib.parse import urlsplit
 
+from airflow_provider_events._checks import FORMATS, check_format
+from airflow_provider_events._output.staging import local_path
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 FIELDS = ("event", "time", "count")
+_SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 PARQUET_ROW_GROUP = 64_000
+
+
+def resolve_format(path: str, output_format: str | None) -> str:
+    """The format to write ``path`` in: ``output_format`` if given, else the one its suffix names."""
+    check_format(output_format)
+    if output_format is not None:
+        return output_format
+    suffix = os.path.splitext(local_path(path) or urlsplit(path).path)[1].lower()
+    if suffix not in _SUFFIXES:
+        raise EventsAnalyticsConfigError(
+            f"output_path {path!r} has the suffix {suffix or '(none)'!r}, which names no output format: "
+            f"use {', '.join(_SUFFIXES)} or pass output_format ({', '.join(FORMATS)})"
+        )
+    return _SUFFIXES[suffix]
 
 
 class RecordWriter(Protocol):
@@ -108,7 +127,7 @@ class ParquetWriter:
         self.rows = 0
 
     def write(self, event: str, points: Sequence[Mapping[str, Any]]) -> None:
-        from airflow_provider_events._window import point_key
+        from airflow_provider_events._paging import point_key
 
         events, times, counts = self.columns
         for point in points:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_events._window import interval_window
+from airflow_provider_events._calendar import interval_window
 
 UTC = timezone.utc
 STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}

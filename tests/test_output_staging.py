@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_events._output import StagedFiles, lineage_dataset, resolve_format
-from airflow_provider_events._writers import open_writer
+from airflow_provider_events._output.formats import open_writer, resolve_format
+from airflow_provider_events._output.staging import StagedFiles, lineage_dataset
 
 RECORDS = [
     {"event": "purchase", "time": "2024-01-01T00:00:00+00:00", "count": 12},

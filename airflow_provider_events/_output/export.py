@@ -1,42 +1,23 @@
 """An export in progress: series routed to their files as they arrive, made visible whole at the end.
 
 ``{event}`` and ``{day}`` in the output path split the records into one file per event and/or
-per day. Every file is staged (see :class:`~airflow_provider_events._output.StagedFiles`) and
+per day. Every file is staged (see :class:`~airflow_provider_events._output.staging.StagedFiles`) and
 they all become visible together when the export commits; a failure leaves none of them.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from typing import IO, Any
 from urllib.parse import quote
 
-from airflow_provider_events._output import StagedFiles, check_writable
-from airflow_provider_events._writers import RecordWriter, open_writer, require_pyarrow
-from airflow_provider_events.exceptions import EventsAnalyticsConfigError
+from airflow_provider_events._checks import partition_fields
+from airflow_provider_events._output.formats import RecordWriter, open_writer, require_pyarrow
+from airflow_provider_events._output.staging import StagedFiles, check_writable
 
-PLACEHOLDERS = ("event", "day")
 # Rows that Parquet writers of one export may buffer between row groups, all files together: a
 # year of days split by day keeps 365 files open at once.
 MAX_BUFFERED_ROWS = 200_000
-
-
-def partition_fields(path: str) -> tuple[str, ...]:
-    """The placeholders of ``path`` in order; :class:`EventsAnalyticsConfigError` for any other."""
-    try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(path) if field is not None]
-    except ValueError as err:
-        raise EventsAnalyticsConfigError(
-            f"output_path {path!r} has unbalanced braces ({err}): only {{event}} and {{day}} may appear"
-        ) from None
-    unknown = [field for field in fields if field not in PLACEHOLDERS]
-    if unknown:
-        raise EventsAnalyticsConfigError(
-            f"output_path {path!r} has the placeholder {{{unknown[0]}}}: only {{event}} and {{day}} split "
-            "an export into files (Jinja templates such as {{ ds }} are rendered before)"
-        )
-    return tuple(dict.fromkeys(fields))
 
 
 def event_segment(event: str) -> str:

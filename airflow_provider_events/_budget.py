@@ -1,4 +1,4 @@
-"""Rate-limit awareness: slow down before the API's budget is spent, and share it politely when it is.
+"""The API's rate budget: what its headers say is left; slow down before it is spent, share it when it is.
 
 Two signals, both from what the API sends back. ``X-RateLimit-Remaining``/``-Reset`` say what is
 left of the current window: :class:`RateBudget` stops before it is spent and, once a window has
@@ -15,14 +15,46 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from airflow_provider_events._responses import header_value
+from email.utils import parsedate_to_datetime
 
 # While pacing, the first request of a new window goes alone; the others poll for its answer, and
 # go anyway if it has not come back in time (a timeout, or an answer without headers).
 PACE_BELOW = 4
 PROBE_POLL = 0.01
 PROBE_TIMEOUT = 2.0
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by its lower-case name, whatever case it arrived in (the API's case varies)."""
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            return value
+    return None
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """
+    Seconds to wait before the next request, from ``Retry-After`` or else ``X-RateLimit-Reset``.
+
+    ``None`` when neither header is usable; never negative.
+    """
+    now = time.time() if now is None else now
+    retry_after = header_value(headers, "retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    reset = header_value(headers, "x-ratelimit-reset")
+    if reset is not None:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
 
 
 def _header_float(headers: Mapping[str, str], name: str) -> float | None:

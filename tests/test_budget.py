@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from airflow_provider_events._ratelimit import AdaptiveRate, RateBudget
+from airflow_provider_events._budget import AdaptiveRate, RateBudget
 from airflow_provider_events.emulator import EventsEmulator
 from airflow_provider_events.hooks.events import EventsAnalyticsHook
 from tests.conftest import API_KEY
@@ -96,7 +96,7 @@ def test_many_clients_on_one_small_budget_get_exact_series(monkeypatch) -> None:
         # 45 requests on a budget of 30 a window: some client must have found a window nearly spent.
         # Not every one: on a loaded machine a starved client may send all its requests into a fresh
         # window that the others have left alone, and then has no reason to pace.
-        assert any(hook.budget.pacing for hook in hooks)
+        assert any(hook.pipeline.budget.pacing for hook in hooks)
 
 
 def test_a_later_answer_of_the_same_window_can_only_lower_the_estimate() -> None:

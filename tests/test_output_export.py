@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_events import _writers
-from airflow_provider_events._export import Export, event_segment, open_export
+from airflow_provider_events._output import formats
+from airflow_provider_events._output.export import Export, event_segment, open_export
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 HOURS = [
@@ -83,7 +83,7 @@ def test_parquet_columns_are_typed_utc_timestamps_for_hours(tmp_path: Path) -> N
 
 
 def test_parquet_days_are_dates_and_rows_go_out_in_row_groups(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(_writers, "PARQUET_ROW_GROUP", 3)
+    monkeypatch.setattr(formats, "PARQUET_ROW_GROUP", 3)
     target = tmp_path / "days.parquet"
     export(target, "parquet", "day", {"a": DAYS, "b": DAYS, "c": DAYS})
 

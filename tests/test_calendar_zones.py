@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_events._window import (
-    Request,
+from airflow_provider_events._calendar import (
     day_offset,
     day_segments,
     days_as_hours,
     days_starting_inside,
-    exact_day_requests,
-    interval_requests,
+    exact_day_windows,
     interval_window,
-    trailing_requests,
+    interval_windows,
+    trailing_windows,
 )
+from airflow_provider_events._paging import Window
 
 UTC = timezone.utc
 TINY = timedelta(microseconds=1)
@@ -85,9 +85,9 @@ def test_daily_intervals_give_their_own_date_and_tile_the_calendar(zone, day, ru
     for n in range(runs):
         start = local_midnight(day + timedelta(days=n), zone)
         end = local_midnight(day + timedelta(days=n + 1), zone)
-        requests = interval_requests(start, end, "day", zone)
+        requests = interval_windows(start, end, "day", zone)
         assert [d for request in requests for d in request_days(request)] == [day + timedelta(days=n)]
-        (hours,) = interval_requests(start, end, "hour", zone)
+        (hours,) = interval_windows(start, end, "hour", zone)
         if not (end - start) % timedelta(hours=1):  # Lord Howe has days of 23.5 and 24.5 hours
             assert hours.length == (end - start) / timedelta(hours=1)  # 23, 24 or 25
         exported.extend(request_days(requests[0]))
@@ -98,12 +98,12 @@ def test_daily_intervals_give_their_own_date_and_tile_the_calendar(zone, day, ru
 @given(zone=zones, day=days, span=st.integers(1, 60), length=st.integers(1, 300))
 def test_length_ends_with_the_intervals_last_day(zone, day, span, length) -> None:
     start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=span), zone)
-    whole = interval_requests(start, end, "day", zone)
-    trailing = trailing_requests(length, "day", start, end, zone)
+    whole = interval_windows(start, end, "day", zone)
+    trailing = trailing_windows(length, "day", start, end, zone)
     assert len([d for request in trailing for d in request_days(request)]) == length
     assert trailing[-1].ending_at == whole[-1].ending_at
-    hours = trailing_requests(length, "hour", start, end, zone)
-    assert hours == [Request(length, interval_requests(start, end, "hour", zone)[0].ending_at, "hour")]
+    hours = trailing_windows(length, "hour", start, end, zone)
+    assert hours == [Window(length, interval_windows(start, end, "hour", zone)[0].ending_at, "hour")]
 
 
 fixed = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -122,9 +122,9 @@ def test_without_a_zone_a_fixed_offset_window_is_as_before(start, duration, unit
             expected = [interval_window(lower, end, unit)]
         except ValueError:
             with pytest.raises(ValueError, match=f"no {unit} bucket starts inside"):
-                interval_requests(lower, end, unit, zone)
+                interval_windows(lower, end, unit, zone)
             continue
-        assert [(r.length, r.ending_at, r.unit) for r in interval_requests(lower, end, unit, zone)] == [
+        assert [(r.length, r.ending_at, r.unit) for r in interval_windows(lower, end, unit, zone)] == [
             (*expected[0], unit)
         ]
 
@@ -148,30 +148,28 @@ def test_a_zoned_start_without_a_timetable_zone_counts_that_zones_days() -> None
     assert day_segments(*days_starting_inside(start, start.add(days=1), start.tzinfo), start.tzinfo) == [
         (1, datetime(2024, 10, 27, tzinfo=timezone(timedelta(hours=1))))
     ]
-    (day,) = interval_requests(start, start.add(days=1), "day")  # the 25-hour day, as its hours
+    (day,) = interval_windows(start, start.add(days=1), "day")  # the 25-hour day, as its hours
     assert (day.day, day.unit, day.length) == (date(2024, 10, 27), "hour", 25)
-    assert interval_requests(start, start.add(days=1), "hour")[0].length == 25
+    assert interval_windows(start, start.add(days=1), "hour")[0].length == 25
 
 
 def test_hours_of_a_half_hour_zone_are_aligned_in_its_offset() -> None:
     kolkata = ZoneInfo("Asia/Kolkata")
     start, end = local_midnight(date(2024, 5, 1), kolkata), local_midnight(date(2024, 5, 2), kolkata)
-    (hours,) = interval_requests(start, end, "hour", kolkata)
+    (hours,) = interval_windows(start, end, "hour", kolkata)
     assert (hours.length, hours.ending_at and hours.ending_at.isoformat()) == (
         24,
         "2024-05-01T23:00:00+05:30",
     )
     # Without the zone, UTC hours: the last one would end half an hour after the interval.
-    assert interval_requests(start, end, "hour") == [
-        Request(24, datetime(2024, 5, 1, 18, tzinfo=UTC), "hour")
-    ]
+    assert interval_windows(start, end, "hour") == [Window(24, datetime(2024, 5, 1, 18, tzinfo=UTC), "hour")]
 
 
 def test_an_interval_without_a_local_day_is_a_value_error() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     start = local_midnight(date(2024, 5, 1), berlin) + timedelta(hours=1)
     with pytest.raises(ValueError, match="no day bucket starts inside the interval"):
-        interval_requests(start, start + timedelta(hours=23), "day", berlin)
+        interval_windows(start, start + timedelta(hours=23), "day", berlin)
 
 
 # -- exact days: a day of 23 or 25 hours is asked as its hours ---------------------------------------
@@ -179,7 +177,7 @@ def test_an_interval_without_a_local_day_is_a_value_error() -> None:
 HOUR = timedelta(hours=1)
 
 
-def request_days(request: Request) -> list[date]:
+def request_days(request: Window) -> list[date]:
     """The local dates one request stands for: its days, or the one day its hours are summed into."""
     if request.day is not None:
         return [request.day]
@@ -187,7 +185,7 @@ def request_days(request: Request) -> list[date]:
     return api_days((request.length, request.ending_at))
 
 
-def hours_covered(request: Request) -> tuple[datetime, datetime]:
+def hours_covered(request: Window) -> tuple[datetime, datetime]:
     """The instants an hour request counts: from its first hour's start to its last hour's end."""
     assert request.ending_at is not None
     return request.ending_at - HOUR * (request.length - 1), request.ending_at + HOUR
@@ -199,7 +197,7 @@ def test_exact_requests_hold_every_local_day_once_and_each_change_day_as_exactly
     zone, first, span
 ) -> None:
     last = first + timedelta(days=span)
-    requests = exact_day_requests(first, last, zone)
+    requests = exact_day_windows(first, last, zone)
 
     assert [day for request in requests for day in request_days(request)] == [
         first + timedelta(days=n) for n in range(span + 1)
@@ -225,14 +223,14 @@ def test_exact_requests_hold_every_local_day_once_and_each_change_day_as_exactly
 @given(zone=zones, day=days, span=st.integers(1, 60), length=st.integers(1, 300))
 def test_exact_windows_plan_the_same_days_as_the_segments(zone, day, span, length) -> None:
     start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=span), zone)
-    whole = [d for request in interval_requests(start, end, "day", zone) for d in request_days(request)]
+    whole = [d for request in interval_windows(start, end, "day", zone) for d in request_days(request)]
     segments = day_segments(*days_starting_inside(start, end, zone), zone)
     assert whole == [d for segment in segments for d in api_days(segment)]
     trailing = [
-        d for request in trailing_requests(length, "day", start, end, zone) for d in request_days(request)
+        d for request in trailing_windows(length, "day", start, end, zone) for d in request_days(request)
     ]
     assert trailing == [day + timedelta(days=span - length + n) for n in range(length)]
-    (hours,) = interval_requests(start, end, "hour", zone)
+    (hours,) = interval_windows(start, end, "hour", zone)
     assert (hours.unit, hours.day) == ("hour", None)
     if not (end - start) % HOUR:  # Lord Howe's days are not whole hours
         assert hours.length == (end - start) // HOUR
@@ -247,13 +245,13 @@ def test_days_as_hours_are_exactly_the_instants_of_those_days(zone, day, span) -
             days_as_hours(start, end, zone)
         return
     length, ending_at = days_as_hours(start, end, zone)
-    assert hours_covered(Request(length, ending_at, "hour")) == (start, end)
+    assert hours_covered(Window(length, ending_at, "hour")) == (start, end)
     assert ending_at.minute == 0
 
 
 def test_a_new_york_week_across_fall_back_is_exact() -> None:
     new_york = ZoneInfo("America/New_York")
-    requests = exact_day_requests(date(2024, 10, 30), date(2024, 11, 5), new_york)
+    requests = exact_day_windows(date(2024, 10, 30), date(2024, 11, 5), new_york)
     assert [(r.length, r.unit, r.ending_at and r.ending_at.isoformat(), r.day) for r in requests] == [
         (4, "day", "2024-11-02T00:00:00-04:00", None),  # Oct 30 to Nov 2, in EDT
         (25, "hour", "2024-11-03T23:00:00-05:00", date(2024, 11, 3)),  # its 25 hours, summed

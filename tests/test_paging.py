@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_events._window import (
-    MAX_PAGE_LENGTH,
-    format_ending_at,
-    join_pages,
-    parse_ending_at,
-    point_key,
-    split_window,
-)
+from airflow_provider_events._checks import format_ending_at, parse_ending_at
+from airflow_provider_events._paging import MAX_PAGE_LENGTH, join_pages, point_key, split_window
 
 OFFSETS = st.builds(
     lambda hours, minutes: timezone(timedelta(hours=hours, minutes=minutes if hours >= 0 else -minutes)),
