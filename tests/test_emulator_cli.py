@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
 
@@ -15,36 +16,43 @@ from tests.conftest import API_KEY, REPO
 from tests.emulator_calls import BASE_PARAMS, CONTROL, LIST, SERIES
 
 
-def test_cli_no_background_serves_only_recorded_counts(tmp_path):
+def start(tmp_path: Path, *flags: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """The emulator as a process with these flags and environment, and its URL once it listens."""
     port_file = tmp_path / "port"
     command = [sys.executable, "-m", "airflow_provider_events.emulator", "--port-file", str(port_file)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command += ["--api-key", API_KEY, "--no-background"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    process = subprocess.Popen([*command, *flags], env=full_env, stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 10
         while not port_file.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        url = f"http://127.0.0.1:{int(port_file.read_text())}"
+        return process, f"http://127.0.0.1:{int(port_file.read_text())}"
+    except BaseException:
+        stop(process)
+        raise
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """Send SIGTERM, wait for the exit, and return what the process printed."""
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=10)
+    return out
+
+
+def test_cli_no_background_serves_only_recorded_counts(tmp_path):
+    process, url = start(tmp_path, "--api-key", API_KEY, "--no-background", env={})
+    try:
         headers = {"Authorization": f"Bearer {API_KEY}"}
         series = requests.get(url + SERIES, params=BASE_PARAMS, headers=headers, timeout=5).json()["data"]
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
+        stop(process)
     assert [point["count"] for point in series] == [0] * 5
     assert process.returncode == 0
 
 
 def test_cli_serves_until_sigterm_and_exits_0(tmp_path):
-    port_file = tmp_path / "port"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "EVENTS_EMULATOR_API_KEY": API_KEY}
-    command = [sys.executable, "-m", "airflow_provider_events.emulator", "--port-file", str(port_file)]
-    process = subprocess.Popen([*command, "--events", "3"], env=env, stdout=subprocess.PIPE, text=True)
+    process, url = start(tmp_path, "--events", "3", env={"EVENTS_EMULATOR_API_KEY": API_KEY})
     try:
-        deadline = time.monotonic() + 10
-        while not port_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{int(port_file.read_text())}"
         headers = {"Authorization": f"Bearer {API_KEY}"}
         names = requests.get(url + LIST, headers=headers, timeout=5).json()["events"]
         params = {**BASE_PARAMS, "event": "event_0001"}
@@ -53,8 +61,7 @@ def test_cli_serves_until_sigterm_and_exits_0(tmp_path):
         recorded = requests.post(url + CONTROL, json=body, headers=headers, timeout=5)
         after = requests.get(url + SERIES, params=params, headers=headers, timeout=5).json()["data"]
     finally:
-        process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=10)
+        out = stop(process)
 
     assert process.returncode == 0
     assert out.strip() == f"Events emulator listening on {url}"
