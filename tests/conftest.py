@@ -22,6 +22,7 @@ os.environ.update(
 )
 
 import pytest  # noqa: E402
+import requests  # noqa: E402
 
 from airflow_provider_events.emulator import EventsEmulator  # noqa: E402
 
@@ -49,6 +50,14 @@ def emulator() -> Iterator[EventsEmulator]:
     """A fresh emulator on a free loopback port, stopped after the test."""
     with EventsEmulator(api_key=API_KEY) as emu:
         yield emu
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A requests session that sends the emulator fixture's key, closed after the test."""
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {API_KEY}"
+        yield session
 
 
 @pytest.fixture

@@ -24,16 +24,12 @@ From a shell: ``python -m airflow_provider_events.emulator --port 8080 --api-key
 
 from __future__ import annotations
 
-from airflow_provider_events.emulator._emulator import EventsEmulator
+from airflow_provider_events.emulator._emulator import DEFAULT_API_KEY, DEFAULT_EVENTS, EventsEmulator
+from airflow_provider_events.emulator._messages import MANGLES, Fault, RecordedRequest
 from airflow_provider_events.emulator._protocol import (
-    DEFAULT_API_KEY,
-    DEFAULT_EVENTS,
-    MANGLES,
     MAX_LENGTH,
     PAGE_SIZE,
     UNITS,
-    Fault,
-    RecordedRequest,
     as_fixed,
     bucket_starts,
     floor_bucket,

@@ -10,8 +10,8 @@ import sys
 import time
 from types import FrameType
 
-from airflow_provider_events.emulator._emulator import EventsEmulator
-from airflow_provider_events.emulator._protocol import CONTROL_EVENTS_PATH, DEFAULT_API_KEY
+from airflow_provider_events.emulator._emulator import DEFAULT_API_KEY, EventsEmulator
+from airflow_provider_events.emulator._pipeline import CONTROL_EVENTS_PATH
 
 _EPILOG = f"""\
 Add events while it runs, from another shell (they count in the hour and day holding "at"):

@@ -1,47 +1,39 @@
-"""The emulator's server object: state, scripting and the request pipeline (public through the package)."""
+"""The emulator itself: its settings, the counts it serves (generated and recorded), serving and scripting.
+
+:class:`EventsEmulator` is public through the package. It answers requests through
+:class:`~airflow_provider_events.emulator._pipeline.RequestPipeline`, served by the transport in
+``_http``; neither imports this module.
+"""
 
 from __future__ import annotations
 
 import bisect
-import dataclasses
-import hmac
 import json
-import math
 import os
 import ssl
-import sys
 import threading
-import time
-from collections import deque
 from datetime import date, datetime, timezone
 from typing import Any
 
 from airflow_provider_events.emulator._http import EmulatorServer
+from airflow_provider_events.emulator._messages import Fault, RecordedRequest
+from airflow_provider_events.emulator._pipeline import RequestPipeline
 from airflow_provider_events.emulator._protocol import (
-    CONTROL_EVENTS_PATH,
-    DEFAULT_API_KEY,
-    DEFAULT_EVENTS,
-    PAGE_SIZE,
     UNITS,
-    EmulatorQuery,
-    Fault,
-    RecordedRequest,
-    Reply,
     SeriesKey,
     as_fixed,
     base_counts,
     bucket_starts,
-    error_reply,
     floor_bucket,
     format_bucket,
-    parse_count,
     parse_ending_at,
     parse_offset,
-    parse_record_body,
-    parse_series_query,
-    scripted_reply,
+    series_key,
     shift,
 )
+
+DEFAULT_EVENTS = ["add_to_cart", "app_open", "checkout_started", "purchase", "signup"]
+DEFAULT_API_KEY = "emulator-key"
 
 
 class EventsEmulator:
@@ -104,11 +96,9 @@ class EventsEmulator:
         self._requested_port = port
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._faults: deque[Fault] = deque()
-        self._log: list[list[Any]] = []
+        self._lock = threading.Lock()  # guards _recorded; the pipeline guards its own state
         self._recorded: dict[SeriesKey, tuple[list[float], list[int]]] = {}
-        self._rate_index, self._rate_used = -1, 0
+        self._pipeline = RequestPipeline(self)
 
     # lifecycle
 
@@ -117,7 +107,7 @@ class EventsEmulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         tls = self._tls_context()  # before binding: a bad certificate or key fails without a stray socket
-        self._server = EmulatorServer((self.host, self._requested_port), self)
+        self._server = EmulatorServer((self.host, self._requested_port), self._pipeline)
         if tls is not None:
             # The handshake happens in the handler's thread: a slow or failing client cannot stall accept().
             self._server.socket = tls.wrap_socket(
@@ -185,10 +175,7 @@ class EventsEmulator:
         start = floor_bucket(as_fixed(bucket_start), unit)
         if event not in self.events:
             return 0
-        return self._bucket_count((event, app_id or None, segment_id or None), start, unit)
-
-    def _bucket_count(self, key: SeriesKey, start: datetime, unit: str) -> int:
-        return self._bucket_counts(key, [start], unit)[0]
+        return self._bucket_counts(series_key(event, app_id, segment_id), [start], unit)[0]
 
     def _bucket_counts(self, key: SeriesKey, starts: list[datetime], unit: str) -> list[int]:
         counts = base_counts(key, starts, unit) if self.background else [0] * len(starts)
@@ -196,11 +183,8 @@ class EventsEmulator:
             entry = self._recorded.get(key)
             if entry is None:
                 return counts
-            times, recorded = entry
             for index, start in enumerate(starts):
-                first = bisect.bisect_left(times, start.timestamp())
-                end = bisect.bisect_left(times, shift(start, unit, 1).timestamp())
-                counts[index] += sum(recorded[first:end])
+                counts[index] += _recorded_in(entry, start, unit)
         return counts
 
     def record(
@@ -222,7 +206,7 @@ class EventsEmulator:
         if isinstance(n, bool) or not isinstance(n, int) or n == 0:
             raise ValueError(f"n must be a non-zero integer (negative takes events back), got {n!r}")
         moment = as_fixed(at) if at is not None else datetime.now(timezone.utc)
-        key: SeriesKey = (event, app_id or None, segment_id or None)
+        key = series_key(event, app_id, segment_id)
         hour = floor_bucket(moment.astimezone(timezone.utc), "hour")
         # The generated part is computed outside the lock; the check and the insert happen under it,
         # so two concurrent take-backs cannot both pass on the same count.
@@ -230,9 +214,7 @@ class EventsEmulator:
         with self._lock:
             times, counts = self._recorded.setdefault(key, ([], []))
             if n < 0:
-                first = bisect.bisect_left(times, hour.timestamp())
-                end = bisect.bisect_left(times, shift(hour, "hour", 1).timestamp())
-                held = generated + sum(counts[first:end])
+                held = generated + _recorded_in((times, counts), hour, "hour")
                 if held + n < 0:
                     raise ValueError(
                         f"cannot take back {-n} {event!r} events: the hour from {hour.isoformat()}"
@@ -258,14 +240,12 @@ class EventsEmulator:
             moment = datetime.now(timezone.utc)
         else:
             moment = parse_ending_at(ending_at) if isinstance(ending_at, str) else as_fixed(ending_at)
-        return self._points(EmulatorQuery(event, length, unit, moment, app_id, segment_id))
-
-    def _points(self, query: EmulatorQuery) -> list[dict[str, Any]]:
-        starts = bucket_starts(query.ending_at, query.length, query.unit)
-        listed = query.event in self.events  # once a request: the list may hold thousands of names
-        counts = self._bucket_counts(query.key, starts, query.unit) if listed else [0] * len(starts)
+        starts = bucket_starts(moment, length, unit)
+        listed = event in self.events  # once a request: the list may hold thousands of names
+        key = series_key(event, app_id, segment_id)
+        counts = self._bucket_counts(key, starts, unit) if listed else [0] * len(starts)
         return [
-            {"time": format_bucket(start, query.unit, self.response_tz), "count": count}
+            {"time": format_bucket(start, unit, self.response_tz), "count": count}
             for start, count in zip(starts, counts, strict=True)
         ]
 
@@ -273,149 +253,29 @@ class EventsEmulator:
 
     def enqueue(self, *faults: Fault, times: int = 1) -> None:
         """Queue faults (each ``times`` times in a row), consumed first in, first out."""
-        with self._lock:
-            for fault in faults:
-                self._faults.extend([fault] * times)
+        self._pipeline.enqueue(faults, times)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._pipeline.clear_faults()
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received so far, in arrival order (status -1 while one is still being answered)."""
-        with self._lock:
-            return [RecordedRequest(*entry) for entry in self._log]
+        return self._pipeline.requests()
 
     def request_count(self, path: str | None = None) -> int:
-        with self._lock:
-            return sum(1 for entry in self._log if path is None or entry[1] == path)
+        return self._pipeline.request_count(path)
 
     def reset(self) -> None:
         """Forget the request log, queued faults, recorded events and rate-limit usage."""
+        self._pipeline.reset()
         with self._lock:
-            self._log.clear()
-            self._faults.clear()
             self._recorded.clear()
-            self._rate_index, self._rate_used = -1, 0
 
-    # control from outside the process
 
-    def _control(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        """``POST /_emulator/events``: record events, as :meth:`record` does in-process."""
-        if path != CONTROL_EVENTS_PATH:
-            return error_reply(404, "Not found", [f"the control endpoint is POST {CONTROL_EVENTS_PATH}"])
-        if method != "POST":
-            reply = error_reply(405, "Method not allowed", [f"{path} accepts POST only"])
-            reply.headers.append(("Allow", "POST"))
-            return reply
-        if not self._authorized(headers):
-            return error_reply(401, "Unknown or missing REST API Key", ["send 'Authorization: Bearer <key>'"])
-        record, errors = parse_record_body(body)
-        if record is None:
-            return error_reply(400, errors[0], errors)
-        at = record["at"] or datetime.now(timezone.utc)
-        try:
-            self.record(
-                record["event"], record["n"], at=at, app_id=record["app_id"], segment_id=record["segment_id"]
-            )
-        except ValueError as exc:
-            return error_reply(400, str(exc))
-        if self.verbose:
-            print(f"recorded {record['n']} {record['event']!r} at {at.isoformat()}", file=sys.stderr)
-        return Reply(
-            200, {"message": "recorded", "event": record["event"], "count": record["n"], "at": at.isoformat()}
-        )
-
-    # request pipeline
-
-    def _handle(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Reply:
-        entry: list[Any] = [method, path, params, headers, -1, time.time()]
-        with self._lock:
-            self._log.append(entry)
-            fault = self._faults.popleft() if self._faults and self._faults[0].path in (None, path) else None
-        if fault is not None and (fault.status != 200 or fault.body is not None):
-            reply = scripted_reply(fault)
-        else:
-            reply = self._normal_reply(method, path, params, headers)
-        if fault is not None:
-            if fault.mangle and fault.status == reply.status == 200 and fault.body is None:
-                self._mangle(reply, fault.mangle)
-            reply.add_headers(fault.headers)
-            reply.delay, reply.disconnect = fault.delay, fault.mangle == "disconnect"
-        entry[4] = 0 if reply.disconnect else reply.status
-        return reply
-
-    def _normal_reply(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Reply:
-        allowed, rate_headers = self._take_rate_budget()
-        if not allowed:
-            reset = rate_headers[-1][1]
-            reply = error_reply(429, "Over rate limit", [f"{self.rate_limit} requests allowed until {reset}"])
-            # Whole seconds, as HTTP sends them, rounded up so a retry lands in the next window.
-            reply.headers.append(("Retry-After", str(max(1, math.ceil(int(reset) - time.time())))))
-        elif not self._authorized(headers):
-            reply = error_reply(
-                401,
-                "Unknown or missing REST API Key",
-                ["send the REST API key as 'Authorization: Bearer <key>'"],
-            )
-        else:
-            reply = self._route(method, path, params)
-        reply.headers = rate_headers + reply.headers
-        return reply
-
-    def _take_rate_budget(self) -> tuple[bool, list[tuple[str, str]]]:
-        window, limit = self.rate_window, self.rate_limit
-        index = int(time.time() // window)
-        with self._lock:
-            if index != self._rate_index:
-                self._rate_index, self._rate_used = index, 0
-            self._rate_used += 1
-            used = self._rate_used
-        headers = [
-            ("X-RateLimit-Limit", str(limit)),
-            ("X-RateLimit-Remaining", str(max(0, limit - used))),
-            ("X-RateLimit-Reset", str((index + 1) * window)),
-        ]
-        return used <= limit, headers
-
-    def _authorized(self, headers: dict[str, str]) -> bool:
-        sent = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
-        return hmac.compare_digest(sent.encode(), f"Bearer {self.api_key}".encode())
-
-    def _route(self, method: str, path: str, params: dict[str, str]) -> Reply:
-        if path not in ("/events/data_series", "/events/list"):
-            return Reply(404, {"message": "Not found"})
-        if method != "GET":
-            reply = error_reply(405, "Method not allowed", [f"{path} accepts GET only"])
-            reply.headers.append(("Allow", "GET"))
-            return reply
-        if path == "/events/list":
-            page = parse_count(params.get("page", "0"))
-            if page is None:
-                return error_reply(400, "page must be an integer >= 0")
-            names = sorted(self.events)[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-            return Reply(200, {"message": "success", "events": names})
-        query, errors = parse_series_query(params, datetime.now(timezone.utc))
-        if query is None:
-            return error_reply(400, errors[0], errors)
-        try:
-            return Reply(200, {"message": "success", "data": self._points(query)}, query=query)
-        except (OverflowError, ValueError):
-            return error_reply(400, "ending_at is out of the supported range of dates")
-
-    def _mangle(self, reply: Reply, mode: str) -> None:
-        payload = reply.payload or {}
-        data = payload.get("data")
-        if mode == "no_data":
-            payload.pop("data", None)
-            payload.pop("events", None)
-        elif mode == "not_json":
-            reply.payload, reply.raw, reply.content_type = None, b"<html>oops</html>", "text/html"
-        elif data and mode == "short":
-            payload["data"] = data[1:]
-        elif data and mode == "no_count":
-            data[len(data) // 2].pop("count")
-        elif data and mode == "long" and reply.query is not None:
-            after = shift(floor_bucket(reply.query.ending_at, reply.query.unit), reply.query.unit, 1)
-            data += self._points(dataclasses.replace(reply.query, length=1, ending_at=after))
+def _recorded_in(entry: tuple[list[float], list[int]], start: datetime, unit: str) -> int:
+    """What was recorded in the bucket from ``start``, given a series' sorted times and their counts."""
+    times, counts = entry
+    first = bisect.bisect_left(times, start.timestamp())
+    end = bisect.bisect_left(times, shift(start, unit, 1).timestamp())
+    return sum(counts[first:end])

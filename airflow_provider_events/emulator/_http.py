@@ -1,4 +1,8 @@
-"""The emulator's HTTP plumbing: a threaded stdlib server that answers each request in one write."""
+"""The emulator's transport: a threaded stdlib HTTP server that sends each reply in one write.
+
+It knows nothing of the API: it reads a request, asks a :class:`Responder` for the reply, waits out
+the reply's latency and delay, and writes it.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +14,29 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from airflow_provider_events.emulator._protocol import CONTROL_PREFIX, parse_count
-
-if TYPE_CHECKING:
-    from airflow_provider_events.emulator._emulator import EventsEmulator
+from airflow_provider_events.emulator._messages import Reply
+from airflow_provider_events.emulator._protocol import parse_count
 
 
-# --- HTTP plumbing --------------------------------------------------------------------------------
+class Responder(Protocol):
+    """What the transport serves: the reply to each request, and where its log lines go."""
+
+    def respond(
+        self, method: str, path: str, params: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Reply: ...
+
+    def log(self, line: str) -> None: ...
 
 
 class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], emulator: EventsEmulator) -> None:
-        self.emulator = emulator
+    def __init__(self, address: tuple[str, int], responder: Responder) -> None:
+        self.responder = responder
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -74,18 +83,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         arrived = time.monotonic()
         body = self._drain_body()
-        emulator = self.server.emulator
         target = urlsplit(self.path)
         params = dict(parse_qsl(target.query, keep_blank_values=True))
-        headers = dict(self.headers.items())
-        if target.path.startswith(CONTROL_PREFIX):
-            # Control requests are not API traffic: no fault, rate budget or request log applies.
-            reply = emulator._control(self.command, target.path, headers, body)
-        else:
-            reply = emulator._handle(self.command, target.path, params, headers)
+        reply = self.server.responder.respond(
+            self.command, target.path, params, dict(self.headers.items()), body
+        )
         head, body = reply.render(close=self.close_connection)
         # Latency counts from arrival, so the work above hides inside it instead of adding to it.
-        time.sleep(max(0.0, arrived + emulator.latency - time.monotonic()) + reply.delay)
+        time.sleep(max(0.0, arrived + reply.latency - time.monotonic()) + reply.delay)
         if reply.disconnect:
             body, self.close_connection = body[: len(body) // 2], True
         elif self.command == "HEAD":
@@ -108,5 +113,4 @@ class _Handler(BaseHTTPRequestHandler):
         return b""
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.emulator.verbose:
-            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
+        self.server.responder.log(f"{self.address_string()} - {format % args}")

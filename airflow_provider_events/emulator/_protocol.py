@@ -1,8 +1,8 @@
-"""The emulator's protocol side, free of I/O: bucket arithmetic, parameter checks, scripted faults.
+"""What the emulated API means, free of I/O: buckets in fixed offsets, the generated counts, the checks.
 
-Kept apart from the server (``_http``) and the public :mod:`airflow_provider_events.emulator`
-so that each stays small; it deliberately shares no code with the client's ``_window`` module, so
-that the emulator checks the client rather than repeating it.
+Pure functions over plain values, so that the server modules only move bytes and keep state. It
+deliberately shares no code with the client's ``_window`` module, so that the emulator checks the
+client rather than repeating it.
 """
 
 from __future__ import annotations
@@ -11,17 +11,13 @@ import hashlib
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from http import HTTPStatus
 from typing import Any
 
-DEFAULT_EVENTS = ["add_to_cart", "app_open", "checkout_started", "purchase", "signup"]
-DEFAULT_API_KEY = "emulator-key"
 MAX_LENGTH = 100
 PAGE_SIZE = 250
 UNITS = ("day", "hour")
-MANGLES = frozenset({"short", "long", "no_count", "no_data", "not_json", "disconnect"})
 _STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 _QUARTER_SECONDS = 900
 # Mean events per quarter hour: an hour holds 4 * 125 +- 125, a day about 12,000.
@@ -36,13 +32,12 @@ _ENDING_AT_ERROR = (
     "ending_at must be an ISO 8601 date-time with an explicit offset or Z, e.g. 2014-12-10T23:59:59-05:00"
     " (a '+' in a query string must be sent as %2B)"
 )
-SeriesKey = tuple[str, str | None, str | None]
-CONTROL_PREFIX = "/_emulator/"
-CONTROL_EVENTS_PATH = CONTROL_PREFIX + "events"
+_EVENT_ERROR = "event is required and must be a non-empty string"
 _RECORD_FIELDS = frozenset({"event", "count", "at", "app_id", "segment_id"})
+SeriesKey = tuple[str, str | None, str | None]
 
 
-# --- bucket arithmetic (pure) ---------------------------------------------------------------------
+# --- bucket arithmetic ----------------------------------------------------------------------------
 
 
 def parse_offset(text: str) -> timezone:
@@ -73,6 +68,9 @@ def as_fixed(moment: datetime | date) -> datetime:
     """An aware datetime in a fixed offset: naive and plain dates are UTC, zones with DST are pinned."""
     if not isinstance(moment, datetime):
         return datetime(moment.year, moment.month, moment.day, tzinfo=timezone.utc)
+    if isinstance(moment.tzinfo, timezone):
+        # Already fixed: converting would only risk an overflow at the ends of the calendar.
+        return moment
     offset = moment.utcoffset()
     if offset is None:
         return moment.replace(tzinfo=timezone.utc)
@@ -104,6 +102,14 @@ def format_bucket(start: datetime, unit: str, out_tz: timezone | None = None) ->
     return (start.astimezone(out_tz) if out_tz else start).isoformat()
 
 
+# --- generated counts -----------------------------------------------------------------------------
+
+
+def series_key(event: str, app_id: str | None, segment_id: str | None) -> SeriesKey:
+    """Which series a count belongs to: None and "" both mean no app or segment."""
+    return (event, app_id or None, segment_id or None)
+
+
 def quarter_index(moment: datetime) -> int:
     """The quarter hour since the epoch holding ``moment``; every UTC offset is a whole number of them."""
     return int(moment.timestamp() // _QUARTER_SECONDS)
@@ -132,88 +138,13 @@ def base_counts(key: SeriesKey, starts: list[datetime], unit: str) -> list[int]:
     return [later - earlier for earlier, later in itertools.pairwise(totals)]
 
 
-# --- scripted behaviour ---------------------------------------------------------------------------
-
-
-@dataclass
-class Fault:
-    """
-    One scripted answer, consumed by the next request it matches (see :meth:`EventsEmulator.enqueue`).
-
-    A fault with another status or a body replaces the response, before the rate limit and the key
-    are checked, and carries only the headers given here. A fault with status 200 and no body keeps
-    the normal response (rate limit, key and parameter checks included) and adds ``headers``,
-    ``delay`` and ``mangle`` to it; a mangle other than ``disconnect`` only alters a 200.
-
-    :param status: HTTP status to answer.
-    :param body: dict (sent as JSON), str or bytes (sent as text/plain); None gives the normal body
-        for 200 and ``{"message": <reason>, "errors": [<reason>]}`` otherwise.
-    :param headers: extra response headers, sent with their case as given.
-    :param delay: seconds to wait before answering, e.g. to provoke a client read timeout.
-    :param mangle: ``short`` drops the oldest point, ``long`` appends the next bucket, ``no_count``
-        drops one point's count, ``no_data`` drops ``data`` (or ``events``), ``not_json`` sends HTML,
-        ``disconnect`` sends half the body and closes the connection.
-    :param path: consume the fault only on this path; None matches any request.
-    """
-
-    status: int = 200
-    body: bytes | str | dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    mangle: str | None = None
-    path: str | None = None
-
-    def __post_init__(self) -> None:
-        if not 100 <= self.status <= 599:
-            raise ValueError(f"status must be an HTTP status code, got {self.status!r}")
-        if self.mangle is not None and self.mangle not in MANGLES:
-            raise ValueError(f"mangle must be one of {sorted(MANGLES)}, got {self.mangle!r}")
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the emulator received it, and the status it answered (0 for a disconnect)."""
-
-    method: str
-    path: str
-    params: dict[str, str]
-    headers: dict[str, str] = field(repr=False)
-    status: int
-    at: float
-
-
-@dataclass
-class Reply:
-    status: int
-    payload: dict[str, Any] | None = None
-    raw: bytes = b""
-    content_type: str = "application/json"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    delay: float = 0.0
-    disconnect: bool = False
-    query: EmulatorQuery | None = None
-
-    def render(self, close: bool) -> tuple[bytes, bytes]:
-        body = (
-            json.dumps(self.payload, separators=(",", ":")).encode() if self.payload is not None else self.raw
-        )
-        lines = [f"HTTP/1.1 {self.status} {reason_phrase(self.status)}", f"Content-Length: {len(body)}"]
-        if not any(name.lower() == "content-type" for name, _ in self.headers):
-            lines.append(f"Content-Type: {self.content_type}")
-        lines += [f"{name}: {value}" for name, value in self.headers]
-        if close:
-            lines.append("Connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), body
-
-    def add_headers(self, extra: dict[str, str]) -> None:
-        """Add headers, replacing ours of the same name in any case (Content-Length is always ours)."""
-        names = {name.lower() for name in extra}
-        kept = [(name, value) for name, value in self.headers if name.lower() not in names]
-        self.headers = kept + [(n, v) for n, v in extra.items() if n.lower() != "content-length"]
+# --- parameter and body checks --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class EmulatorQuery:
+    """The parameters of one ``/events/data_series`` request, checked."""
+
     event: str
     length: int
     unit: str
@@ -221,40 +152,18 @@ class EmulatorQuery:
     app_id: str | None = None
     segment_id: str | None = None
 
-    @property
-    def key(self) -> SeriesKey:
-        return (self.event, self.app_id or None, self.segment_id or None)
-
-
-def reason_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
-
-
-def error_reply(status: int, message: str, errors: list[str] | None = None) -> Reply:
-    return Reply(status, {"message": message, "errors": errors or [message]})
-
-
-def scripted_reply(fault: Fault) -> Reply:
-    if fault.body is None:
-        return error_reply(fault.status, reason_phrase(fault.status))
-    if isinstance(fault.body, dict):
-        return Reply(fault.status, fault.body)
-    raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-    return Reply(fault.status, raw=raw, content_type="text/plain; charset=utf-8")
-
 
 def parse_count(text: str | None) -> int | None:
+    """A whole number written in ASCII digits (no sign, no spaces), else None."""
     return int(text) if text is not None and text.isascii() and text.isdigit() else None
 
 
 def parse_series_query(params: dict[str, str], now: datetime) -> tuple[EmulatorQuery | None, list[str]]:
+    """The query of a ``/events/data_series`` request, or the errors that name each bad parameter."""
     errors = []
     event = params.get("event", "")
     if not event:
-        errors.append("event is required and must be a non-empty string")
+        errors.append(_EVENT_ERROR)
     length = parse_count(params.get("length"))
     if length is None or not 1 <= length <= MAX_LENGTH:
         errors.append(f"length must be an integer between 1 and {MAX_LENGTH}")
@@ -290,7 +199,7 @@ def parse_record_body(raw: bytes) -> tuple[dict[str, Any] | None, list[str]]:
     errors = [f"unknown field {name!r}" for name in sorted(set(body) - _RECORD_FIELDS)]
     event, count = body.get("event"), body.get("count", 1)
     if not isinstance(event, str) or not event:
-        errors.append("event is required and must be a non-empty string")
+        errors.append(_EVENT_ERROR)
     if isinstance(count, bool) or not isinstance(count, int) or count == 0:
         errors.append("count must be a non-zero integer (a negative count takes events back)")
     at = None
