@@ -151,6 +151,11 @@ class EventsEmulator:
         return int(self._server.server_address[1])
 
     @property
+    def connections_opened(self) -> int:
+        """TCP connections clients have opened to the emulator since it started (keep-alive reuses one)."""
+        return 0 if self._server is None else self._server.connections_accepted
+
+    @property
     def url(self) -> str:
         scheme = "http" if self.tls_cert is None else "https"
         return f"{scheme}://{self.host}:{self.port}"

@@ -39,6 +39,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.responder = responder
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.connections_accepted = 0
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -73,6 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
+            self.server.connections_accepted += 1
 
     def finish(self) -> None:
         with self.server.connections_lock:
