@@ -88,7 +88,7 @@ def test_the_hook_streams_several_windows_event_by_event(emulator, hook) -> None
     second = SeriesRequest.build(["a", "b"], length=3, unit="hour", ending_at="2024-03-10T05:00:00-04:00")
     seen: list[tuple[str, list[dict]]] = []
 
-    hook.stream_series([first, second], lambda event, points: seen.append((event, points)))
+    seen.extend(hook.iter_series([first, second]))
 
     assert [(event, len(points)) for event, points in seen] == [("a", 2), ("a", 3), ("b", 2), ("b", 3)]
     assert seen[1][1] == emulator.series("a", 3, "hour", ending_at="2024-03-10T05:00:00-04:00")
@@ -97,11 +97,9 @@ def test_the_hook_streams_several_windows_event_by_event(emulator, hook) -> None
 def test_an_error_in_the_consumer_stops_the_fetch(emulator, hook) -> None:
     query = SeriesRequest.build([f"e{i}" for i in range(40)], length=1, ending_at="2024-01-01")
 
-    def fail(event: str, points: list[dict]) -> None:
-        raise OSError("disk full")
-
     with pytest.raises(OSError, match="disk full"):
-        hook.stream_series([query], fail)
+        for _event, _points in hook.iter_series([query]):
+            raise OSError("disk full")
     assert len(emulator.requests) < 40  # the look-ahead stopped, the rest was never asked for
 
 

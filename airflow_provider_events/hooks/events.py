@@ -246,13 +246,6 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
         transport = self._transport()
         yield from self._portal.iterate(transport.iter_series(requests))
 
-    def stream_series(
-        self, requests: Sequence[SeriesRequest], on_series: Callable[[str, Series], None]
-    ) -> None:
-        """Call ``on_series(event, series)`` for each item of :meth:`iter_series`, in order."""
-        for event, series in self.iter_series(requests):
-            on_series(event, series)
-
     def list_events(self) -> list[str]:
         """Every custom event name, across all pages of ``/events/list`` (fetched once per call)."""
         names: list[str] = []
