@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FENCE = re.compile(r"^```(?P<info>\S*)\s*$")
+FENCED = re.compile(r"^```.*?^```\s*$", re.M | re.S)
+HEADING = re.compile(r"^#+ (?P<title>.+)$", re.M)
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 NOT_RUN = re.compile(r"^<!-- not run: (?P<reason>.*?) -->$")
 FILE_HEADER = re.compile(r"^# (?P<path>(?:[\w.-]+/)*[\w.-]+\.py)$")
 DEFINES_DAG = re.compile(r"\bDAG\(|@dag\b")
@@ -108,4 +111,26 @@ def examples(pages: list[Path]) -> list[Example]:
                 continue
             marker = NOT_RUN.match(before)
             found.append(Example(page, line, code, marker["reason"].strip() if marker else None))
+    return found
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors of a page's headings, as GitHub writes them."""
+    text = FENCED.sub("", page.read_text(encoding="utf-8"))
+    return {
+        re.sub(r"[^\w\- ]", "", match["title"].strip().lower()).replace(" ", "-")
+        for match in HEADING.finditer(text)
+    }
+
+
+def local_links(page: Path) -> list[tuple[Path, str]]:
+    """``(file, anchor)`` of every link of a page to itself or to another file of the repository."""
+    text = FENCED.sub("", page.read_text(encoding="utf-8"))
+    found = []
+    for match in LINK.finditer(text):
+        target = match["target"]
+        if "://" in target:
+            continue
+        path, _, anchor = target.partition("#")
+        found.append(((page.parent / path).resolve() if path else page.resolve(), anchor))
     return found
