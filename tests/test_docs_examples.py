@@ -46,8 +46,8 @@ def _projects() -> dict[Path, list[Example]]:
 @pytest.fixture(scope="module", autouse=True)
 def project_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[Path, subprocess.Popen[str]]]:
-    """Each page's project written out and its pytest started, in a clean environment."""
+) -> Iterator[dict[Path, tuple[subprocess.Popen[bytes], Path]]]:
+    """Each page's project written out and its pytest started, in a clean environment; and its log."""
     if not any(
         getattr(item, "originalname", "") == "test_a_pages_project_passes_its_own_tests"
         for item in request.session.items
@@ -65,14 +65,15 @@ def project_runs(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(example.code, encoding="utf-8")
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
-        runs[page] = subprocess.Popen(
-            command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        # To a file, not a pipe: nobody reads a pipe until the project's test, and a full one would stall it.
+        with open(root / "pytest.log", "wb") as log:
+            run = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        runs[page] = (run, root / "pytest.log")
     yield runs
-    for run in runs.values():
+    for run, _ in runs.values():
         if run.poll() is None:
             run.kill()
-        run.communicate()
+        run.wait()
 
 
 @pytest.fixture
@@ -146,8 +147,9 @@ def test_a_dag_example_runs_through_dag_test(
 @pytest.mark.timeout(PROJECT_TIMEOUT)
 @pytest.mark.parametrize("page", [pytest.param(page, id=page.name) for page in _projects()])
 def test_a_pages_project_passes_its_own_tests(page: Path, project_runs) -> None:
-    run = project_runs[page]
-    output, _ = run.communicate(timeout=PROJECT_TIMEOUT - 10)
+    run, log = project_runs[page]
+    run.wait(timeout=PROJECT_TIMEOUT - 10)
+    output = log.read_text(encoding="utf-8", errors="replace")
 
     assert run.returncode == 0, output[-4000:]
     files = [example.file for example in _projects()[page]]
