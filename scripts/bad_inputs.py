@@ -41,7 +41,6 @@ class Case:
     sensor: dict[str, Any] | None = None  # None: does not apply to the sensor
     fault: Fault | None = None  # queued (many times) before the run
     kill_after: int | None = None  # stop the emulator once it has received this many series requests
-    note: str = ""
     missing: tuple[str, ...] = ()  # modules to act as if not installed (an extra left out)
 
 
@@ -83,7 +82,7 @@ def cases() -> list[Case]:
         Case("unwritable folder", operator={"output_path": "/sys/events-export/out.csv"}),
         Case('hook_params {"bogus": 1}', **both(hook_params={"bogus": 1})),
         Case('threshold "abc"', sensor={"threshold": "abc"}),
-        Case("TLS against a plain server", **both(events_conn_id="tls_to_plain"), note="issue 14"),
+        Case("TLS against a plain server", **both(events_conn_id="tls_to_plain")),
         Case("read timeout", **both(), fault=Fault(delay=HOOK["timeout"] + 0.5, path=SERIES)),
         # Series answers held back, so that pages are in flight when the server goes.
         Case("server killed mid-export", **both(), fault=Fault(delay=1.0, path=SERIES), kill_after=1),
@@ -214,7 +213,7 @@ def table(kind: str, rows: list[tuple[Case, Outcome]]) -> str:
     ]
     for case, outcome in rows:
         cells = [
-            f"{case.name} [{case.note}]" if case.note else case.name,
+            case.name,
             outcome.stage,
             f"{outcome.seconds:.2f} s",
             type(outcome.error).__name__ if outcome.error else "-",

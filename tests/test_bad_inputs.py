@@ -13,13 +13,14 @@ from airflow_provider_events.exceptions import (
     EventsAnalyticsConfigError,
     EventsAnalyticsError,
     EventsAnalyticsServerError,
+    EventsAnalyticsTLSError,
 )
 from scripts.bad_inputs import KEY, Case, cases, run
 
 FAST = {"timeout": 0.3, "retry_limit": 1, "retry_delay": 0.01}
 BEFORE = "before any request"
-# case name -> (stage, error class, words of the first line); None: the case is another issue's.
-EXPECTED: dict[str, tuple[str, type[EventsAnalyticsError], str] | None] = {
+# case name -> (stage, error class, words of the first line).
+EXPECTED: dict[str, tuple[str, type[EventsAnalyticsError], str]] = {
     "wrong key": ("after 1 request(s)", EventsAnalyticsAuthError, "GET /events/list answered HTTP 401"),
     "unknown conn id": (BEFORE, EventsAnalyticsConfigError, "Connection 'no_such_conn' is not defined"),
     "conn of another type (postgres)": (BEFORE, EventsAnalyticsConfigError, "is of type 'postgres'"),
@@ -39,7 +40,8 @@ EXPECTED: dict[str, tuple[str, type[EventsAnalyticsError], str] | None] = {
     "unwritable folder": (BEFORE, EventsAnalyticsConfigError, "cannot be written"),
     'hook_params {"bogus": 1}': ("parse", EventsAnalyticsConfigError, "hook_params has unknown key(s) bogus"),
     'threshold "abc"': ("parse", EventsAnalyticsConfigError, "threshold must be an integer >= 0"),
-    "TLS against a plain server": None,  # issue 14 classifies TLS failures
+    # A TLS hello to a plain server is no HTTP request: the stage counts the one connection.
+    "TLS against a plain server": ("after 1 connection(s)", EventsAnalyticsTLSError, "did not answer in TLS"),
     "read timeout": ("after", EventsAnalyticsServerError, "got no answer within 0.3 s"),
     "server killed mid-export": ("after", EventsAnalyticsServerError, "got no answer"),
 }
@@ -62,10 +64,7 @@ def test_a_bad_input_fails_where_it_should_and_says_what(case: Case, kind: str, 
     assert isinstance(outcome.error, EventsAnalyticsError), outcome.error
     assert KEY not in str(outcome.error)
     assert outcome.left == []  # nothing half-written, not even a temporary file
-    expected = EXPECTED[case.name]
-    if expected is None:
-        return
-    stage, error_class, words = expected
+    stage, error_class, words = EXPECTED[case.name]
     assert outcome.stage.startswith(stage)
     assert type(outcome.error) is error_class
     assert words in outcome.first_line
