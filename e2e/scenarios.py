@@ -189,7 +189,7 @@ def connection_form_in_a_browser(dep: Deployment) -> None:
     assert not {"Port", "Login", "Schema"} & set(visit.labels), visit.labels
     print(f"      screenshot {path.relative_to(ROOT.parent)}; form labels {visit.labels}")
     (status, posted, answer), (status_with_port, _, answer_with_port) = visit.tests
-    # Airflow 3.3's quirk, documented in the README: the form hides the port, Test posts port 0
+    # Airflow 3.3's quirk, documented in docs/deployment.md: the form hides the port, Test posts port 0
     # with the masked key, and the server refuses it; once a port is stored, Test is green.
     assert (status, posted["port"], posted["password"]) == (400, 0, "***"), (status, posted)
     assert "differs from the stored connection" in answer["detail"], answer
