@@ -152,16 +152,15 @@ def _probe_remote(path: str) -> str | None:
     folder = path.split("{", 1)[0].rsplit("/", 1)[0]
     target = ObjectStoragePath(f"{folder}/.probe-{uuid.uuid4().hex}.tmp")
     fs, key = target.__wrapped__.fs, target.__wrapped__.path
+    # The export's own path: a file in a transaction of the filesystem, here never committed.
+    fs.start_transaction()
     try:
-        # autocommit=False is what a transaction gives every file: the upload starts, never completes.
-        handle = fs.open(key, "wb", autocommit=False)
-        try:
-            handle.close()
-        finally:
-            with contextlib.suppress(Exception):
-                handle.discard()
+        fs.open(key, "wb").close()
     except Exception as err:
         return f"{type(err).__name__} ({err})"
+    finally:
+        with contextlib.suppress(Exception):
+            fs.transaction.complete(commit=False)
     return None
 
 
