@@ -232,13 +232,15 @@ class S3:
         extra = {"endpoint_url": self.url, "region_name": "us-east-1"}
         return json.dumps({"conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY, "extra": extra})
 
-    def listing(self, bucket: str) -> list[str]:
-        items = self.client().list_objects_v2(Bucket=bucket).get("Contents", [])
+    def listing(self, bucket: str, prefix: str) -> list[str]:
+        items = self.client().list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
         return [f"{item['Key']} ({item['Size']} B)" for item in items]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rev", action="append", default=[], help="also measure this commit's package")
     parser.add_argument("--only", choices=["partitions", "s3", "berlin"], action="append")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -250,7 +252,11 @@ def main() -> None:
     from airflow_provider_events.emulator import EventsEmulator
 
     kinds = args.only or ["partitions", "s3", "berlin"]
-    with tempfile.TemporaryDirectory(prefix="partition-scale-") as scratch_name, EventsEmulator(API_KEY) as emu:
+    with (
+        tempfile.TemporaryDirectory(prefix="partition-scale-") as scratch_name,
+        EventsEmulator(API_KEY) as emu,
+        EventsEmulator(API_KEY, response_offset="+00:00") as utc,
+    ):
         scratch = Path(scratch_name)
         s3 = S3()
         s3.server.start()
@@ -281,16 +287,25 @@ def main() -> None:
                 if "s3" in kinds:
                     result = run_child(tree, "s3", f"s3://aws_s3@{bucket}/hours/{{event}}.csv", env)
                     print(f"s3 export: {json.dumps(result)}")
-                    objects = [key for key in s3.listing(bucket) if key.startswith("hours/")]
+                    objects = s3.listing(bucket, "hours/")
                     print(f"  objects under hours/: {objects}")
                     if objects:
                         body = s3.client().get_object(Bucket=bucket, Key=objects[0].split(" ")[0])["Body"]
                         print("  first rows:", body.read().decode().splitlines()[:4])
                 if "berlin" in kinds:
-                    folder = scratch / f"berlin-{bucket}"
-                    folder.mkdir()
-                    for run in run_child(tree, "berlin", str(folder), env).get("runs", []):
-                        print(f"berlin hours to {{day}}.csv after the run for {run['run']}: {run['rows per file']}")
+                    # The API's offset for hours is not documented: as sent in ending_at, and UTC.
+                    for api, conn in (
+                        ("offset of ending_at", emu.connection_json()),
+                        ("UTC", utc.connection_json()),
+                    ):
+                        folder = scratch / f"berlin-{bucket}-{api[:3]}"
+                        folder.mkdir()
+                        berlin_env = {**env, "AIRFLOW_CONN_EVENTS_ANALYTICS_DEFAULT": conn}
+                        for run in run_child(tree, "berlin", str(folder), berlin_env).get("runs", []):
+                            print(
+                                f"berlin hours to {{day}}.csv (API hours in {api}), after the run for "
+                                f"{run['run']}: {run['rows per file']}"
+                            )
         finally:
             s3.server.stop()
 
