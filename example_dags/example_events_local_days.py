@@ -9,9 +9,11 @@ exports that day, complete, twice:
 - ``$EVENTS_EXPORT_DIR/local_hours/<day>.csv``: its hours (``unit="hour"``), 23 on the day the
   clocks go forward, 25 on the day they go back, 24 otherwise.
 
-``<day>`` is the local date, ``{{ data_interval_start.in_timezone(dag.timezone) | ds }}``
-(``dag.timezone`` is the zone of ``start_date``, the timetable's here); ``{{ ds }}`` would be the
-UTC date, the day before for zones east of UTC.
+``<day>`` is the operator's ``{day}`` placeholder: each bucket's calendar day in the timetable's
+zone, for hours too, so a day's 23, 24 or 25 hours land in one file named for that local day,
+and no two runs write the same file. Jinja's ``{{ ds }}`` (or ``data_interval_start | ds``) would
+be the UTC date, the day before for zones east of UTC; ``in_timezone(dag.timezone)`` is right only
+while ``start_date`` is in the timetable's zone (``dag.timezone`` is the start date's).
 
 The API counts a day in the UTC offset of the ``ending_at`` it is sent, one offset per request, so
 each local day is asked in its own offset. A day on which the clocks change is not 24 hours long
@@ -36,7 +38,6 @@ from airflow_provider_events.operators.events import EventSeriesOperator
 
 TIMEZONE = os.environ.get("EVENTS_LOCAL_TIMEZONE", "America/New_York")
 EXPORT_DIR = os.environ.get("EVENTS_EXPORT_DIR", "/tmp/events_exports")
-LOCAL_DAY = "{{ data_interval_start.in_timezone(dag.timezone) | ds }}"
 
 with DAG(
     dag_id="example_events_local_days",
@@ -51,5 +52,5 @@ with DAG(
             task_id=f"export_local_{unit}s",
             event=["purchase", "signup"],
             unit=unit,
-            output_path=os.path.join(EXPORT_DIR, f"local_{unit}s", f"{LOCAL_DAY}.csv"),
+            output_path=os.path.join(EXPORT_DIR, f"local_{unit}s", "{day}.csv"),
         )

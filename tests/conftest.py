@@ -18,6 +18,8 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # S3 tests use moto on loopback; botocore must never look for credentials anywhere else.
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
 )
 
@@ -73,3 +75,29 @@ def hook(events_conn: str):
     from airflow_provider_events.hooks.events import EventsAnalyticsHook
 
     return EventsAnalyticsHook(events_conn, retry_delay=0.01, timeout=5)
+
+
+S3_CONN_ID = "aws_s3"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator:
+    """moto's S3 server on a free loopback port, one a session: filesystems are cached by connection."""
+    pytest.importorskip("moto.server", reason="needs the test extra: pip install -e '.[test]'")
+    from tests.s3_server import S3Server
+
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A new, empty bucket on the S3 server, with the ``aws_s3`` connection to it in the environment."""
+    import re
+    import uuid
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{S3_CONN_ID.upper()}", s3_server.connection_json())
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    bucket = f"{name}-{uuid.uuid4().hex[:8]}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    return bucket

@@ -355,3 +355,32 @@ def test_dag_test_of_the_sensor_on_a_dst_day_with_unit_day_pushes_the_days_hours
         )
         assert [XComModel.deserialize_value(row) for row in rows] == [total]
     assert sent(emulator) == [] and sent(emulator, unit="hour") == [(str(lengths[1]), last_hour)]
+
+
+# -- {day} in file names: the local day, also for hours ---------------------------------------------
+
+
+def test_consecutive_berlin_runs_write_their_hours_to_one_file_each_named_for_the_local_day(
+    emulator, events_conn, tmp_path
+) -> None:
+    # start_date in UTC, as many DAGs have it: dag.timezone is UTC, the timetable's zone Berlin.
+    zone = "Europe/Berlin"
+    written = {}
+    for day in (date(2024, 10, 26), date(2024, 10, 27)):  # the clocks go back on the 27th
+        context = context_for(zone, midnight(day, zone), midnight(day + timedelta(days=1), zone))
+        result = EventSeriesOperator(
+            task_id="hours",
+            event=list(EVENTS),
+            unit="hour",
+            output_path=str(tmp_path / "{day}.csv"),
+            hook_params=FAST,
+        ).execute(context)
+        assert result == [str(tmp_path / f"{day}.csv")]
+        written[str(day)] = read_csv(tmp_path / f"{day}.csv")
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["2024-10-26.csv", "2024-10-27.csv"]
+    assert {day: len(rows) for day, rows in written.items()} == {"2024-10-26": 48, "2024-10-27": 50}
+    for day, rows in written.items():  # still as written by its own run: no run wrote another's file
+        assert read_csv(tmp_path / f"{day}.csv") == rows
+        starts = {datetime.fromisoformat(row["time"]).astimezone(ZoneInfo(zone)).date() for row in rows}
+        assert starts == {date.fromisoformat(day)}

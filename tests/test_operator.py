@@ -206,12 +206,14 @@ def test_output_format_overrides_the_suffix(emulator, events_conn, tmp_path) -> 
     )
 
 
-def test_an_object_storage_url_is_written_and_returned(emulator, events_conn) -> None:
-    from airflow.sdk import ObjectStoragePath
+def test_an_object_storage_url_is_written_and_returned(emulator, events_conn, s3_server, s3_bucket) -> None:
+    from tests.conftest import S3_CONN_ID
+    from tests.s3_server import read
 
-    result = operator(event="purchase", output_path="memory://exports/op/2024-01-01.json").execute(DAY)
-    assert result == "memory://exports/op/2024-01-01.json"
-    assert json.loads(ObjectStoragePath(result).read_bytes()) == expected(
+    target = f"s3://{S3_CONN_ID}@{s3_bucket}/op/2024-01-01.json"
+    result = operator(event="purchase", output_path=target).execute(DAY)
+    assert result == target
+    assert json.loads(read(s3_server.client(), s3_bucket, "op/2024-01-01.json")) == expected(
         emulator, ["purchase"], 1, "day", "2024-01-01T00:00:00Z"
     )
 

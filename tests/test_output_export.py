@@ -8,13 +8,15 @@ import json
 import os
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
+import pendulum
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_events._output import formats
-from airflow_provider_events._output.export import Export, event_segment, open_export
+from airflow_provider_events._output import formats, staging
+from airflow_provider_events._output.export import Export, bucket_day, event_segment, open_export
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
 
 HOURS = [
@@ -44,8 +46,10 @@ def tree(folder: Path) -> list[str]:
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
 
 
-def export(path: Path | str, output_format: str, unit: str, series: dict[str, list[dict]]) -> Export:
-    with open_export(str(path), output_format, unit) as running:
+def export(
+    path: Path | str, output_format: str, unit: str, series: dict[str, list[dict]], zone: Any = None
+) -> Export:
+    with open_export(str(path), output_format, unit, zone) as running:
         for event, points in series.items():
             running.write(event, points)
     return running
@@ -95,16 +99,52 @@ def test_parquet_days_are_dates_and_rows_go_out_in_row_groups(tmp_path, monkeypa
 
 
 def test_event_and_day_placeholders_give_one_whole_file_each(tmp_path: Path) -> None:
-    done = export(tmp_path / "{event}" / "{day}.jsonl", "jsonl", "hour", {"purchase": HOURS, "signup": DAYS})
+    new_york = pendulum.timezone("America/New_York")
+    done = export(
+        tmp_path / "{event}" / "{day}.jsonl",
+        "jsonl",
+        "hour",
+        {"purchase": HOURS, "signup": HOURS[2:]},
+        new_york,
+    )
 
     assert tree(tmp_path) == [
         "purchase/2024-03-09.jsonl",
         "purchase/2024-03-10.jsonl",
-        "signup/2024-01-01.jsonl",
-        "signup/2024-01-02.jsonl",
+        "signup/2024-03-10.jsonl",
     ]
-    assert (tmp_path / "purchase" / "2024-03-09.jsonl").read_text().count("\n") == 2  # the day as written
+    assert (tmp_path / "purchase" / "2024-03-09.jsonl").read_text().count("\n") == 2  # New York's day
     assert done.locations[0] == str(tmp_path / "purchase" / "2024-03-09.jsonl")
+
+
+def test_day_is_the_zones_calendar_day_of_each_hour_whatever_offset_the_api_wrote(tmp_path: Path) -> None:
+    assert bucket_day("2024-03-09T22:00:00-05:00", "hour", None) == "2024-03-10"  # UTC without a zone
+    assert bucket_day("2024-03-10T03:00:00Z", "hour", pendulum.timezone("America/New_York")) == "2024-03-09"
+    assert bucket_day("2024-04-30T22:00:00+00:00", "hour", pendulum.timezone("Europe/Berlin")) == "2024-05-01"
+    assert bucket_day("2024-10-27", "day", pendulum.timezone("Europe/Berlin")) == "2024-10-27"
+    export(tmp_path / "{day}.csv", "csv", "hour", {"purchase": HOURS})
+    assert tree(tmp_path) == ["2024-03-10.csv"]
+
+
+def test_one_file_is_open_at_a_time_whatever_the_number_of_days(tmp_path: Path, monkeypatch) -> None:
+    opened: list[int] = []
+    real_open = staging.StagedFiles.open
+
+    def counting_open(self, path):
+        opened.append(sum(not handle.closed for _, handle in self._local.values()))
+        return real_open(self, path)
+
+    monkeypatch.setattr(staging.StagedFiles, "open", counting_open)
+    days = [{"time": f"2021-{month:02d}-{day:02d}", "count": day} for month in (1, 2) for day in range(1, 29)]
+    export(tmp_path / "{event}" / "{day}.csv", "csv", "day", {"a": days, "b": days})
+    export(tmp_path / "all" / "{day}.csv", "csv", "day", {"a": days, "b": days})
+
+    assert len(opened) == 3 * 56
+    assert max(opened) == 0  # each file is finished (closed) before the next one opens
+    assert (
+        tmp_path / "all" / "2021-02-28.csv"
+    ).read_text() == "event,time,count\na,2021-02-28,28\nb,2021-02-28,28\n"
+    assert len(tree(tmp_path)) == 3 * 56
 
 
 def test_a_day_placeholder_alone_gathers_every_event_of_that_day(tmp_path: Path) -> None:
@@ -134,21 +174,13 @@ def test_a_failure_mid_export_leaves_no_file_at_all(tmp_path: Path) -> None:
     assert tree(tmp_path) == ["a.csv"]
     assert (tmp_path / "a.csv").read_text() == "previous"
 
-
-def test_object_storage_files_appear_only_when_the_export_commits() -> None:
-    from airflow.sdk import ObjectStoragePath
-
-    target = "memory://bucket/i13/{event}.jsonl"
-    with open_export(target, "jsonl", "day") as running:
-        running.write("a", DAYS)
-        running.write("b", DAYS)
-        assert not ObjectStoragePath("memory://bucket/i13/a.jsonl").exists()
-    assert ObjectStoragePath("memory://bucket/i13/b.jsonl").read_text().count("\n") == 2
-
-    with pytest.raises(RuntimeError), open_export("memory://bucket/i13/failed.csv", "csv", "day") as running:
-        running.write("a", DAYS)
-        raise RuntimeError("boom")
-    assert not ObjectStoragePath("memory://bucket/i13/failed.csv").exists()
+    with (
+        pytest.raises(RuntimeError, match="connection lost"),
+        open_export(str(tmp_path / "days" / "{day}.csv"), "csv", "day") as running,
+    ):
+        running.write("a", DAYS)  # days without events wait in the spool until the last series
+        raise RuntimeError("connection lost")
+    assert tree(tmp_path) == ["a.csv"]
 
 
 @pytest.mark.parametrize(

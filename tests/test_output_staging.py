@@ -166,12 +166,14 @@ def test_a_file_url_on_another_host_is_a_value_error(tmp_path: Path) -> None:
         write_output("file://fileserver/share/out.csv", b"x")
 
 
-def test_an_object_storage_url_is_written_through_object_storage_path() -> None:
-    from airflow.sdk import ObjectStoragePath
+def test_an_object_storage_url_is_written_through_object_storage_path(s3_server, s3_bucket) -> None:
+    from tests.conftest import S3_CONN_ID
+    from tests.s3_server import keys, read
 
-    location = write_output("memory://exports/2024/out.jsonl", b'{"a":1}\n')
-    assert location == "memory://exports/2024/out.jsonl"
-    assert ObjectStoragePath(location).read_bytes() == b'{"a":1}\n'
+    location = write_output(f"s3://{S3_CONN_ID}@{s3_bucket}/2024/out.jsonl", b'{"a":1}\n')
+    assert location == f"s3://{S3_CONN_ID}@{s3_bucket}/2024/out.jsonl"
+    assert keys(s3_server.client(), s3_bucket) == ["2024/out.jsonl"]
+    assert read(s3_server.client(), s3_bucket, "2024/out.jsonl") == '{"a":1}\n'
 
 
 def test_lineage_names_follow_the_openlineage_naming_spec(tmp_path: Path) -> None:

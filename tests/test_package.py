@@ -84,4 +84,3 @@ def test_check_writable_probes_the_folder_and_leaves_placeholders_alone(tmp_path
         EventsAnalyticsConfigError, match=r"cannot be written: creating a file in .*file failed"
     ):
         check_writable(str(tmp_path / "file" / "out.csv"))
-    check_writable("s3://bucket/out.csv")  # object storage is checked when it is written

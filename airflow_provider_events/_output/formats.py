@@ -43,8 +43,6 @@ class RecordWriter(Protocol):
 
     def write(self, event: str, points: Sequence[Mapping[str, Any]]) -> None: ...
 
-    def buffered(self) -> int: ...
-
     def flush(self) -> None: ...
 
     def finish(self) -> None: ...
@@ -56,9 +54,6 @@ class _TextWriter:
     def __init__(self, handle: IO[bytes]) -> None:
         self.text = io.TextIOWrapper(handle, encoding="utf-8", newline="")  # type: ignore[type-var]
         self.rows = 0
-
-    def buffered(self) -> int:
-        return 0
 
     def flush(self) -> None:
         self.text.flush()
@@ -137,9 +132,6 @@ class ParquetWriter:
         self.rows += len(points)
         if len(events) >= PARQUET_ROW_GROUP:
             self.flush()
-
-    def buffered(self) -> int:
-        return len(self.columns[0])
 
     def flush(self) -> None:
         import pyarrow as pa

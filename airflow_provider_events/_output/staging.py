@@ -25,7 +25,9 @@ class StagedFiles:
     Files written out of sight and made visible together by :meth:`commit`, or never by :meth:`discard`.
 
     Local files go to a hidden temporary file beside the target, renamed into place on commit;
-    object-storage files are opened inside a transaction of their filesystem.
+    object-storage files are opened inside a transaction of their filesystem. A file closed with
+    :meth:`close` holds no open descriptor and, on S3 (s3fs 2024.10 or later), none of its bytes:
+    closing uploads them as the part of a multipart upload that the commit completes.
     """
 
     def __init__(self) -> None:
@@ -102,9 +104,18 @@ def check_writable(path: str) -> None:
     Called before any request, so that a folder the worker cannot write fails the task before the
     export, not after it. The folder is created (as the write would) and a probe file created and
     removed; placeholders such as ``{event}`` in the folder are left for the write to fill in.
+    An object-storage target is probed as it will be written: an upload that is never committed
+    (on S3, a multipart upload started and aborted), so a missing bucket or credentials that
+    cannot write fail the task here, and no object ever appears.
     """
     local = local_path(path)
     if local is None:
+        problem = _probe_remote(path)
+        if problem:
+            raise EventsAnalyticsConfigError(
+                f"output_path {path!r} cannot be written: starting an upload there failed with {problem}. "
+                "Check the bucket and the connection's credentials."
+            )
         return
     if "{" not in local and os.path.isdir(local):
         raise EventsAnalyticsConfigError(
@@ -131,6 +142,25 @@ def _probe_folder(folder: str) -> str | None:
         os.unlink(probe)
     except OSError as err:
         return f"{type(err).__name__} ({err.strerror or err})"
+    return None
+
+
+def _probe_remote(path: str) -> str | None:
+    """What stops an upload beside ``path`` on object storage (None: nothing), left uncommitted."""
+    from airflow.sdk import ObjectStoragePath
+
+    folder = path.split("{", 1)[0].rsplit("/", 1)[0]
+    target = ObjectStoragePath(f"{folder}/.probe-{uuid.uuid4().hex}.tmp")
+    fs, key = target.__wrapped__.fs, target.__wrapped__.path
+    # The export's own path: a file in a transaction of the filesystem, here never committed.
+    fs.start_transaction()
+    try:
+        fs.open(key, "wb").close()
+    except Exception as err:
+        return f"{type(err).__name__} ({err})"
+    finally:
+        with contextlib.suppress(Exception):
+            fs.transaction.complete(commit=False)
     return None
 
 

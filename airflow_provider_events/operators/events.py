@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -19,7 +19,7 @@ from airflow_provider_events._checks import (
     event_names,
     is_literal,
 )
-from airflow_provider_events._run import InferredIntervalTemplates, export_windows
+from airflow_provider_events._run import InferredIntervalTemplates, export_windows, timetable_zone
 from airflow_provider_events._types import EventRecord, Series, Unit
 
 if TYPE_CHECKING:
@@ -73,9 +73,13 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     :param segment_id: limit the counts to one analytics-enabled segment. Templated.
     :param output_path: where to write the records: a local path, a ``file://`` URL, or an
         object-storage URL such as ``s3://aws_conn_id@bucket/key.csv``. ``{event}`` and ``{day}``
-        in it write one file per event and/or per day (the task then returns the list of files).
-        None returns the records through XCom instead. A local target that cannot be written
-        fails the task before any request; a failed task leaves no partial file. Templated.
+        in it write one file per event and/or per day (the task then returns the list of files);
+        ``{day}`` is the bucket's calendar day in the DAG timetable's zone (UTC without one), for
+        hours too, so a local-zone daily run's hours land in one file named for its local day.
+        One file is open at a time, whatever the number of days. None returns the records
+        through XCom instead. A target that cannot be written (a local folder, or a bucket the
+        connection cannot upload to) fails the task before any request; a failed task leaves no
+        partial file. Templated.
     :param output_format: ``"csv"``, ``"json"`` (one array), ``"jsonl"`` (one object a line) or
         ``"parquet"`` (needs ``airflow-provider-events[parquet]``). None takes it from the suffix
         of ``output_path``: ``.csv``, ``.json``, ``.jsonl``, ``.ndjson``, ``.parquet``.
@@ -143,7 +147,7 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
         windows = export_windows(context, self.length, self.unit, self.ending_at)  # type: ignore[arg-type]
         self._requests(names or [ALL_EVENTS], windows)  # checks the rendered window before any request
         # Last of the checks (placeholders, pyarrow, then the folder, which it creates).
-        export = self._open_export(output_format)
+        export = self._open_export(output_format, timetable_zone(context))
         with self._hook() as hook:
             events = hook.list_events() if names is None else self._listed(hook, names)
             if export is None:
@@ -183,12 +187,13 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
 
     # -- fetching and output -----------------------------------------------------------------------
 
-    def _open_export(self, output_format: str | None) -> Export | None:
+    def _open_export(self, output_format: str | None, zone: tzinfo | None) -> Export | None:
         from airflow_provider_events._output.export import open_export
 
         if self.output_path is None or output_format is None:
             return None
-        return open_export(self.output_path, output_format, self.unit)
+        # {day} names the bucket's day in the zone the run's days are counted in.
+        return open_export(self.output_path, output_format, self.unit, zone)
 
     def _series(
         self, hook: EventsAnalyticsHook, events: list[str], windows: list[Window]
