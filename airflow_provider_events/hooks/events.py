@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -154,15 +153,16 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
     ) -> T:
         """One GET over ``requests``, through the same pipeline as the aiohttp transport's."""
         import requests
-        from tenacity import Retrying
 
         warn_if_unverified(self.log, self.events_conn_id, self.target.verify)
         secrets = (self.target.api_key,)
         self.log.debug("GET %s %s", endpoint, params)
-        for attempt in Retrying(**self.pipeline.retrying(self.log, endpoint, policy)):
-            with attempt:
-                while (delay := self.pipeline.delay()) > 0:
-                    time.sleep(delay)
+        waits = self.pipeline.request(endpoint, self.log, policy)
+        clock = self.pipeline.clock
+        while True:
+            while (delay := waits.before_send()) > 0:
+                clock.sleep(delay)
+            try:
                 try:
                     # verify per request: requests lets REQUESTS_CA_BUNDLE override the session's own.
                     response = self.session.get(
@@ -175,7 +175,10 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
                     raise self.pipeline.failure(endpoint, err, secrets) from None
                 status, headers, body = response.status_code, response.headers, response.content
                 return check(self.pipeline.answer(endpoint, status, headers, body, secrets))
-        raise AssertionError("unreachable: tenacity reraises")
+            except EventsAnalyticsError as err:
+                delay = waits.after_failure(err)  # raises once no retry is worth it
+            if delay > 0:
+                clock.sleep(delay)
 
     def _transport(self) -> AioTransport:
         """The aiohttp transport, on this hook's connection, pipeline and loop thread."""
