@@ -55,7 +55,9 @@ class EventsEmulator:
         that hides a typo best, which is what a client must not trust.
     :param latency: seconds from a request's arrival to its answer (may be changed while running);
         the emulator's own work happens within it.
-    :param rate_limit: requests allowed per window, shared by all endpoints.
+    :param rate_limit: requests allowed per window, shared by all endpoints not in ``rate_limits``.
+    :param rate_limits: requests allowed per window for one path, counted apart from the others,
+        e.g. ``{"/events/list": 1000}`` (the real listing's limit is far below the series').
     :param rate_window: window length in seconds, aligned to multiples of it in epoch time.
     :param response_offset: render hourly time strings in this fixed offset (e.g. ``"-05:00"``);
         None renders them in the offset of ``ending_at``.
@@ -77,6 +79,7 @@ class EventsEmulator:
         latency: float = 0.0,
         rate_limit: int = 250_000,
         rate_window: int = 3600,
+        rate_limits: dict[str, int] | None = None,
         response_offset: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -96,6 +99,7 @@ class EventsEmulator:
         self.latency = latency
         self.rate_limit = rate_limit
         self.rate_window = rate_window
+        self.rate_limits = dict(rate_limits or {})
         self.response_tz = parse_offset(response_offset) if response_offset else None
         self.host = host
         self.verbose = verbose
@@ -109,6 +113,7 @@ class EventsEmulator:
         self._log: list[list[Any]] = []
         self._recorded: dict[SeriesKey, tuple[list[float], list[int]]] = {}
         self._rate_index, self._rate_used = -1, 0
+        self._path_rate: dict[str, tuple[int, int]] = {}  # path -> (window index, used)
 
     # lifecycle
 
@@ -298,6 +303,7 @@ class EventsEmulator:
             self._faults.clear()
             self._recorded.clear()
             self._rate_index, self._rate_used = -1, 0
+            self._path_rate.clear()
 
     # control from outside the process
 
@@ -347,10 +353,10 @@ class EventsEmulator:
         return reply
 
     def _normal_reply(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Reply:
-        allowed, rate_headers = self._take_rate_budget()
+        allowed, rate_headers = self._take_rate_budget(path)
         if not allowed:
-            reset = rate_headers[-1][1]
-            reply = error_reply(429, "Over rate limit", [f"{self.rate_limit} requests allowed until {reset}"])
+            reset, limit = rate_headers[-1][1], rate_headers[0][1]
+            reply = error_reply(429, "Over rate limit", [f"{limit} requests allowed until {reset}"])
             # Whole seconds, as HTTP sends them, rounded up so a retry lands in the next window.
             reply.headers.append(("Retry-After", str(max(1, math.ceil(int(reset) - time.time())))))
         elif not self._authorized(headers):
@@ -364,14 +370,19 @@ class EventsEmulator:
         reply.headers = rate_headers + reply.headers
         return reply
 
-    def _take_rate_budget(self) -> tuple[bool, list[tuple[str, str]]]:
-        window, limit = self.rate_window, self.rate_limit
+    def _take_rate_budget(self, path: str = "") -> tuple[bool, list[tuple[str, str]]]:
+        window, limit = self.rate_window, self.rate_limits.get(path, self.rate_limit)
         index = int(time.time() // window)
         with self._lock:
-            if index != self._rate_index:
-                self._rate_index, self._rate_used = index, 0
-            self._rate_used += 1
-            used = self._rate_used
+            if path in self.rate_limits:
+                counted, used = self._path_rate.get(path, (-1, 0))
+                used = used + 1 if counted == index else 1
+                self._path_rate[path] = (index, used)
+            else:
+                if index != self._rate_index:
+                    self._rate_index, self._rate_used = index, 0
+                self._rate_used += 1
+                used = self._rate_used
         headers = [
             ("X-RateLimit-Limit", str(limit)),
             ("X-RateLimit-Remaining", str(max(0, limit - used))),

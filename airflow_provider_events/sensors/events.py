@@ -171,11 +171,12 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
         self._align_with_run(context)
         self.threshold = self._validate()
         if self.check_event_names and not self._rescheduled(context):
+            from airflow_provider_events._listing import task_listing
             from airflow_provider_events._names import require_listed
 
-            require_listed([self.event], self.hook.list_events())
+            require_listed([self.event], task_listing(self.hook, context, [self.event]))
         if not self.deferrable:
-            return super().execute(context)
+            return self._poke_until_done(context)
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
@@ -193,6 +194,22 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
+
+    def _poke_until_done(self, context: Context) -> Any:
+        """Poke or reschedule as the base class does; but an API error is never skipped by ``soft_fail``."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from airflow_provider_events.exceptions import EventsAnalyticsError
+
+        try:
+            return super().execute(context)
+        except AirflowSkipException as skip:
+            # The base class skips on soft_fail for any AirflowFailException, which the errors no
+            # retry can fix are; a wrong key is no "not yet" to skip, so it fails the task here.
+            cause = skip.__cause__
+            if isinstance(cause, EventsAnalyticsError) and not self.never_fail:
+                raise cause from None
+            raise
 
     def _rescheduled(self, context: Context) -> bool:
         """Whether this is a later run of a sensor in reschedule mode, whose name was checked already."""
