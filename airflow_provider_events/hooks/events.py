@@ -50,7 +50,8 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
     The connection's host is the instance URL (https when no scheme is given) and its password
     the REST API key, sent as ``Authorization: Bearer``. Windows longer than the API's 100 units
     are fetched as pages, concurrently, and joined into one exact series.
-    429, 5XX and network failures are retried; 400, 401, 403 and 404 fail at once.
+    429, 5XX and network failures are retried; 400, 401, 403 and 404 fail at once. Each endpoint
+    has its own rate budget, shared by the sync and async paths.
 
     Series go out over aiohttp, on an event loop of the hook's own thread, with one session for
     the hook's life (a sensor's pokes reuse it); ``/events/list`` and the connection test over
@@ -63,7 +64,9 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
         network errors
     :param retry_delay: base of the exponential backoff between retries, in seconds
     :param max_concurrency: requests in flight at once
-    :param max_retry_wait: cap on a single wait between retries, whatever a header asks for
+    :param max_retry_wait: cap on a single wait between retries, whatever a header asks for;
+        ``retry_limit x max_retry_wait`` caps all the waiting of one request for the rate budget
+        and 429s, beyond which it raises ``EventsAnalyticsRateLimitError`` naming the reset
     """
 
     def __init__(
