@@ -292,7 +292,9 @@ class RateBudget:
     def _held(self, now: float) -> Hold | None:
         if now >= self._hold_until:
             return None
-        return Hold(self._hold_until - now, "the API answered 429 and asked to wait", self._hold_until, True)
+        spent = self._remaining is not None and self._remaining <= 0 and self._reset_at is not None
+        reason = "the API answered 429: its rate-limit window is spent" if spent else "the API answered 429"
+        return Hold(self._hold_until - now, reason, self._hold_until, spent=True)
 
     def _first_wait(self, now: float) -> Hold | None:
         # Before the first answer nothing is known of the budget, which others may have spent
