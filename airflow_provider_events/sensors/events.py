@@ -54,7 +54,9 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
 
     The total is pushed as the task's XCom ``return_value``. Authentication (401, 403), request
     (400, 404) and malformed-response errors fail the task at once in every mode, even with
-    ``soft_fail``: they never mean "not yet". 429, 5XX and network errors are retried by the hook.
+    ``soft_fail``: they never mean "not yet". A wrong key, a misconfigured connection or an
+    unknown event name also skip the task's ``retries`` (no retry can fix them). 429, 5XX and
+    network errors are retried by the hook, then by the task.
 
     Works in ``poke`` and ``reschedule`` mode, and with ``deferrable=True`` it checks once and then
     waits in :class:`~airflow_provider_events.triggers.events.EventCountTrigger` on the triggerer,
