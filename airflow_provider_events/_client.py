@@ -208,6 +208,9 @@ class RequestWaits:
             # The API said when: every request to this endpoint holds until then, and the next
             # attempt's before_send waits for it, or fails at once if it is too far away.
             self.budget.hold_until(now + error.retry_after, now)
+            hold = self.budget.hold(now)
+            if hold is not None and hold.spent and hold.seconds > self.left:
+                raise self._beyond(hold, now) from None  # the 429 itself is quoted in the message
             seconds = 0.0
         else:
             seconds = self.policy.wait(error, self.failures)
