@@ -277,13 +277,6 @@ def test_error_backoff_is_capped_and_honours_retry_after() -> None:
     assert error_backoff(10, 1, slow_down) == 120
 
 
-def test_an_error_no_retry_can_fix_backs_off_the_longest_from_the_first_failure() -> None:
-    from airflow_provider_events.exceptions import EventsAnalyticsAuthError, EventsAnalyticsServerError
-
-    assert error_backoff(10, 1, EventsAnalyticsAuthError("401", status_code=401)) == MAX_ERROR_BACKOFF
-    assert error_backoff(10, 1, EventsAnalyticsServerError("503", status_code=503)) < 30
-
-
 @needs_33
 def test_a_failed_state_write_delays_the_event_and_never_doubles_it(
     emulator: EventsEmulator, events_conn: str

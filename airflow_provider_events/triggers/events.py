@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_events import DEFAULT_CONN_ID, exceptions
@@ -152,14 +151,7 @@ def crossing_step(was_above: bool, total: int, threshold: int) -> tuple[bool, bo
 
 
 def error_backoff(poke_interval: float, failures: int, error: BaseException | None = None) -> float:
-    """
-    Seconds to wait after ``failures`` failed polls in a row: the retry policy's backoff, slower.
-
-    What no retry can fix (a wrong key, a misconfigured connection: the errors that fail a task
-    at once) waits the longest backoff from the first failure: polling sooner cannot help.
-    """
-    if isinstance(error, AirflowFailException):
-        return max(poke_interval, MAX_ERROR_BACKOFF)
+    """Seconds to wait after ``failures`` failed polls in a row: the retry policy's backoff, slower."""
     policy = RetryPolicy(
         retry_limit=0, retry_delay=poke_interval, max_wait=max(poke_interval, MAX_ERROR_BACKOFF)
     )
