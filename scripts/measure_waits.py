@@ -38,7 +38,7 @@ EXAMPLE_RETRY_DELAY_MIN = 5
 EIGHT = [f"event_{index:04d}" for index in range(8)]
 
 
-def _short(text: str, limit: int = 230) -> str:
+def _short(text: str, limit: int = 420) -> str:
     text = " ".join(text.split()).replace("|", "/")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
