@@ -74,8 +74,6 @@ class AioTransport:
         import aiohttp
 
         session = await self._open()
-        while (delay := self.pipeline.delay()) > 0:
-            await asyncio.sleep(delay)
         secrets = (self.target.api_key,)
         url = self.target.base_url + endpoint
         try:
@@ -93,13 +91,18 @@ class AioTransport:
         policy: RetryPolicy | None = None,
     ) -> T:
         """One GET, retried as the policy says, its answer passed through ``check``."""
-        from tenacity import AsyncRetrying
-
         self.log.debug("GET %s %s", endpoint, params)
-        async for attempt in AsyncRetrying(**self.pipeline.retrying(self.log, endpoint, policy)):
-            with attempt:
+        waits = self.pipeline.request(endpoint, self.log, policy)
+        clock = self.pipeline.clock
+        while True:
+            while (delay := waits.before_send()) > 0:
+                await clock.asleep(delay)
+            try:
                 return check(await self._get_once(endpoint, params))
-        raise AssertionError("unreachable: tenacity reraises")
+            except EventsAnalyticsError as err:
+                delay = waits.after_failure(err)  # raises once no retry is worth it
+            if delay > 0:
+                await clock.asleep(delay)
 
     async def _page(self, page: SeriesRequest) -> list[KeyedPoint]:
         def check(payload: dict[str, Any]) -> list[KeyedPoint]:

@@ -22,6 +22,28 @@ from email.utils import parsedate_to_datetime
 PACE_BELOW = 4
 PROBE_POLL = 0.01
 PROBE_TIMEOUT = 2.0
+# Reading X-RateLimit-Reset: a value this many times the current epoch second is in milliseconds,
+# one below the current epoch second divided by it counts seconds from now; and no reset is
+# believed to be more than a day away.
+SCALE_APART = 100.0
+MAX_AHEAD = 86_400.0
+
+
+@dataclass(frozen=True)
+class Hold:
+    """
+    Why a request may not go yet, and for how long (uncapped: the caller decides how much to wait).
+
+    :param seconds: how long the budget asks the request to wait
+    :param reason: the why, in words for the log and the error
+    :param until: the epoch second the API's window resets, when the hold is for it
+    :param spent: no request can succeed before ``until``: waiting less than that is pointless
+    """
+
+    seconds: float
+    reason: str
+    until: float | None = None
+    spent: bool = False
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
@@ -32,29 +54,50 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def reset_time(value: str | None, now: float) -> float | None:
+    """
+    The epoch second an ``X-RateLimit-Reset`` value means, read sensibly; ``None`` if unusable or past.
+
+    The API sends epoch seconds, but a value a hundred times the current epoch second can only be
+    epoch milliseconds (it is converted), and one below a hundredth of it only seconds from now.
+    Whatever it says, a reset is never taken to be more than :data:`MAX_AHEAD` away: a broken
+    header must not look like a window spent for weeks.
+    """
+    try:
+        seconds = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    if not math.isfinite(seconds) or seconds <= 0:
+        return None
+    if seconds >= now * SCALE_APART:
+        seconds /= 1000.0
+    elif seconds < now / SCALE_APART:
+        seconds += now
+    if seconds <= now:
+        return None
+    return min(seconds, now + MAX_AHEAD)
+
+
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """
     Seconds to wait before the next request, from ``Retry-After`` or else ``X-RateLimit-Reset``.
 
-    ``None`` when neither header is usable; never negative.
+    ``None`` when neither header is usable; never negative, never more than :data:`MAX_AHEAD`.
     """
     now = time.time() if now is None else now
     retry_after = header_value(headers, "retry-after")
     if retry_after is not None:
         try:
-            return max(0.0, float(retry_after))
+            seconds = float(retry_after)
         except ValueError:
             try:
-                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+                seconds = parsedate_to_datetime(retry_after).timestamp() - now
             except (TypeError, ValueError):
-                pass
-    reset = header_value(headers, "x-ratelimit-reset")
-    if reset is not None:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
-    return None
+                seconds = math.nan
+        if math.isfinite(seconds):
+            return min(MAX_AHEAD, max(0.0, seconds))
+    reset = reset_time(header_value(headers, "x-ratelimit-reset"), now)
+    return None if reset is None else reset - now
 
 
 def _header_float(headers: Mapping[str, str], name: str) -> float | None:
@@ -174,6 +217,7 @@ class RateBudget:
         self._answered = False
         self._sent = 0
         self._first_sent_at = 0.0
+        self._hold_until = 0.0
         self._lock = threading.Lock()
 
     def observe(
@@ -185,12 +229,10 @@ class RateBudget:
             self._answered = True
             self.adaptive.answer(status == 429, now)
         remaining = _header_float(headers, "x-ratelimit-remaining")
-        reset_at = _header_float(headers, "x-ratelimit-reset")
+        reset_at = reset_time(header_value(headers, "x-ratelimit-reset"), now)
         if remaining is None or reset_at is None:
             return
         with self._lock:
-            if reset_at <= now:
-                return
             if self._reset_at is None or reset_at > self._reset_at or self._remaining is None:
                 if self._reset_at is None:
                     self._next_send = now  # the probe of a new window is back: pace from here
@@ -198,22 +240,33 @@ class RateBudget:
             else:
                 self._remaining = min(self._remaining, remaining)
 
-    def take(self, now: float | None = None) -> float:
-        """
-        Count one request if the budget allows it and return 0, else return how long to wait first.
+    def unanswered(self) -> None:
+        """A request came back without an answer (refused, cut off): the others need not wait for it."""
+        with self._lock:
+            self._answered = True
 
-        A window whose reset time has passed is forgotten: the next answer tells the new budget.
-        """
+    def hold_until(self, until: float, now: float | None = None) -> None:
+        """Let no request go before ``until`` (a 429's ``Retry-After``), at most :data:`MAX_AHEAD` away."""
         now = time.time() if now is None else now
         with self._lock:
-            wait = (
-                self._first_wait(now)
+            self._hold_until = max(self._hold_until, min(until, now + MAX_AHEAD))
+
+    def hold(self, now: float | None = None) -> Hold | None:
+        """Why a request may not go now, or ``None`` when it may; nothing is counted."""
+        now = time.time() if now is None else now
+        with self._lock:
+            return (
+                self._held(now)
+                or self._first_wait(now)
                 or self._window_wait(now)
                 or self._pace_wait(now)
-                or self.adaptive.delay(now)
+                or self._adaptive_wait(now)
             )
-            if wait > 0:
-                return min(self.max_wait, wait)
+
+    def send(self, now: float | None = None) -> None:
+        """Count one request sent now, whatever :meth:`hold` said."""
+        now = time.time() if now is None else now
+        with self._lock:
             self._sent += 1
             self._first_sent_at = self._first_sent_at or now
             if self.pacing:
@@ -221,31 +274,64 @@ class RateBudget:
             if self._remaining is not None:
                 self._remaining -= 1
             self.adaptive.take(now)
-            return 0.0
 
-    def _first_wait(self, now: float) -> float:
+    def take(self, now: float | None = None) -> float:
+        """
+        Count one request if the budget allows it and return 0, else return how long to wait first.
+
+        The wait is capped at ``max_wait``: call again after it. A window whose reset time has
+        passed is forgotten: the next answer tells the new budget.
+        """
+        now = time.time() if now is None else now
+        wait = self.hold(now)
+        if wait is not None:
+            return min(self.max_wait, wait.seconds)
+        self.send(now)
+        return 0.0
+
+    def _held(self, now: float) -> Hold | None:
+        if now >= self._hold_until:
+            return None
+        spent = self._remaining is not None and self._remaining <= 0 and self._reset_at is not None
+        reason = "the API answered 429: its rate-limit window is spent" if spent else "the API answered 429"
+        return Hold(self._hold_until - now, reason, self._hold_until, spent=True)
+
+    def _first_wait(self, now: float) -> Hold | None:
         # Before the first answer nothing is known of the budget, which others may have spent
         # already: half the slots go first, the rest once an answer (or the timeout) is in.
         if self._answered or self._sent < max(1, self.reserve // 2):
-            return 0.0
-        return PROBE_POLL if now < self._first_sent_at + PROBE_TIMEOUT else 0.0
+            return None
+        if now >= self._first_sent_at + PROBE_TIMEOUT:
+            return None
+        return Hold(PROBE_POLL, "waiting for a first answer to tell the rate budget")
 
-    def _window_wait(self, now: float) -> float:
+    def _window_wait(self, now: float) -> Hold | None:
         if self._reset_at is not None and now >= self._reset_at:
             self._remaining = self._reset_at = None
         if self._remaining is None or self._reset_at is None or self._remaining > self.reserve:
-            return 0.0
+            return None
+        left = max(0, int(self._remaining))
+        reason = (
+            "the API's rate-limit window is spent"
+            if left == 0
+            else f"the API's rate-limit window has {left} request(s) left, held back for requests in flight"
+        )
         # a small margin past the reset, since the header has whole seconds
-        return self._reset_at - now + 0.05
+        return Hold(self._reset_at - now + 0.05, reason, self._reset_at, spent=left == 0)
 
-    def _pace_wait(self, now: float) -> float:
+    def _pace_wait(self, now: float) -> Hold | None:
         if self._remaining is not None and self._remaining <= PACE_BELOW * self.reserve:
             self.pacing = True  # a window nearly spent: from now on, spread each window's budget
         if not self.pacing or now >= self._next_send:
-            return 0.0
-        if self._remaining is None:
-            return min(self._next_send - now, PROBE_POLL)  # poll for the probe's answer
-        return self._next_send - now
+            return None
+        if self._remaining is None:  # poll for the probe's answer
+            return Hold(min(self._next_send - now, PROBE_POLL), "waiting for the new window's first answer")
+        reason = f"spreading the window's last {int(self._remaining)} request(s) until its reset"
+        return Hold(self._next_send - now, reason, self._reset_at)
+
+    def _adaptive_wait(self, now: float) -> Hold | None:
+        delay = self.adaptive.delay(now)
+        return Hold(delay, "slowing down after 429 answers") if delay > 0 else None
 
     def _spacing(self, now: float) -> float:
         if self._remaining is None or self._reset_at is None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import random
 from dataclasses import dataclass
-from typing import Any
 
 from airflow_provider_events._checks import check_retry_settings
 from airflow_provider_events.exceptions import (
@@ -52,28 +50,3 @@ class RetryPolicy:
             return min(self.max_wait, error.retry_after)
         backoff = self.retry_delay * 2 ** (attempt - 1)
         return min(self.max_wait, backoff + random.uniform(0, self.retry_delay))
-
-    def tenacity_kwargs(self, log: logging.Logger | Any, what: str) -> dict[str, Any]:
-        """Keyword arguments for ``tenacity.Retrying`` and ``tenacity.AsyncRetrying`` alike."""
-        from tenacity import retry_if_exception, stop_after_attempt
-
-        def wait(state: Any) -> float:
-            return self.wait(state.outcome.exception(), state.attempt_number)
-
-        def before_sleep(state: Any) -> None:
-            log.warning(
-                "%s failed (attempt %d of %d), retrying in %.1f s: %s",
-                what,
-                state.attempt_number,
-                self.retry_limit + 1,
-                state.next_action.sleep,
-                state.outcome.exception(),
-            )
-
-        return {
-            "stop": stop_after_attempt(self.retry_limit + 1),
-            "wait": wait,
-            "retry": retry_if_exception(is_retryable),
-            "before_sleep": before_sleep,
-            "reraise": True,
-        }

@@ -2,11 +2,16 @@
 
 Every class carries ``status_code`` (``None`` for network failures) and a message that names the
 status, the endpoint and the API's own ``message``. Messages never contain the API key.
+
+What no retry can fix (:class:`EventsAnalyticsConfigError`, :class:`EventsAnalyticsTLSError`,
+:class:`EventsAnalyticsAuthError`) is also an ``AirflowFailException``: a task that raises one
+fails at once, without using its ``retries``, wherever in the task it is raised. The rest (429,
+5XX, network, malformed answers) leave the task's retries to do their job.
 """
 
 from __future__ import annotations
 
-from airflow.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 
 class EventsAnalyticsError(AirflowException):
@@ -50,8 +55,8 @@ def _rebuild(
     return cls(message, status_code=status_code, endpoint=endpoint, retry_after=retry_after)
 
 
-class EventsAnalyticsAuthError(EventsAnalyticsError):
-    """The REST API key is unknown, missing or not allowed (401, 403). Never retried."""
+class EventsAnalyticsAuthError(EventsAnalyticsError, AirflowFailException):
+    """The REST API key is unknown, missing or not allowed (401, 403). Retried by neither hook nor task."""
 
 
 class EventsAnalyticsRequestError(EventsAnalyticsError):
@@ -66,11 +71,12 @@ class EventsAnalyticsServerError(EventsAnalyticsError):
     """A 5XX answer or a network failure, once the retries are spent."""
 
 
-class EventsAnalyticsConfigError(EventsAnalyticsError, ValueError):
+class EventsAnalyticsConfigError(EventsAnalyticsError, AirflowFailException, ValueError):
     """
     Bad arguments, an unknown event name or a misconfigured connection. Raised before any request.
 
-    It is also a ``ValueError``, so code written against plain argument checks keeps working.
+    It is also a ``ValueError``, so code written against plain argument checks keeps working, and
+    an ``AirflowFailException``, so the task fails without using its retries.
     """
 
 

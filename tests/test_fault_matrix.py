@@ -4,14 +4,17 @@ Each row names a fault, the error it ends in once retries are spent, and whether
 runs through three entry points: the sync hook's series (``sync``), the async hook the trigger
 uses (``async``), and the sync hook's ``list_events``, which goes over the HTTP provider's
 ``requests`` session (``list``; the rows about series points do not apply to it).
-Every case asserts the exception class, the number of requests the emulator saw, and that the
-total time is bounded even when a header asks for an hour's wait.
+Every case asserts the exception class, the number of requests the emulator saw, and what the
+hook slept (on a fake clock): never more than ``retry_limit x max_retry_wait`` in all, even when a
+header asks for an hour's wait. A 429 that says the window is spent for longer than that fails at
+once, saying when the window resets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -29,12 +32,15 @@ from airflow_provider_events.exceptions import (
     EventsAnalyticsServerError,
 )
 from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook, EventsAnalyticsHook
+from tests.fake_clock import FakeClock
 
 END = "2024-05-01T12:00:00+00:00"
 RETRY_LIMIT = 2
-MAX_WAIT = 0.05
+MAX_WAIT = 1.0  # slept on a fake clock: no test waits for it
 TIMEOUT = 0.3
 HOUR_AHEAD = str(int(time.time()) + 3600)
+HOUR_AHEAD_MS = str((int(time.time()) + 3600) * 1000)
+SPENT = {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0"}
 
 
 @dataclass(frozen=True)
@@ -51,16 +57,33 @@ ROWS = [
     Row("401 unknown key", Fault(401), EventsAnalyticsAuthError, False),
     Row("403 forbidden", Fault(403), EventsAnalyticsAuthError, False),
     Row("404 unknown endpoint", Fault(404, body="Not Found"), EventsAnalyticsRequestError, False),
-    Row("429 Retry-After", Fault(429, headers={"Retry-After": "3600"}), EventsAnalyticsRateLimitError, True),
     Row(
-        "429 X-RateLimit-Reset",
-        Fault(429, headers={"X-RateLimit-Reset": HOUR_AHEAD}),
+        "429 spent for an hour",
+        Fault(429, headers={**SPENT, "X-RateLimit-Reset": HOUR_AHEAD, "Retry-After": "3600"}),
         EventsAnalyticsRateLimitError,
-        True,
+        False,  # beyond retry_limit x max_retry_wait: fails at once, naming the reset
     ),
     Row(
-        "429 x-ratelimit-reset lower case",
-        Fault(429, headers={"x-ratelimit-reset": HOUR_AHEAD, "retry-after": "3600"}),
+        "429 spent for an hour, reset in milliseconds",
+        Fault(429, headers={**SPENT, "X-RateLimit-Reset": HOUR_AHEAD_MS}),
+        EventsAnalyticsRateLimitError,
+        False,
+    ),
+    Row(
+        "429 spent for an hour, lower case",
+        Fault(429, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": HOUR_AHEAD}),
+        EventsAnalyticsRateLimitError,
+        False,
+    ),
+    Row(
+        "429 Retry-After an hour",
+        Fault(429, headers={"Retry-After": "3600"}),
+        EventsAnalyticsRateLimitError,
+        False,
+    ),
+    Row(
+        "429 spent for a second",  # a reset in seconds from now, as some APIs send it
+        Fault(429, headers={**SPENT, "X-RateLimit-Reset": "1", "Retry-After": "1"}),
         EventsAnalyticsRateLimitError,
         True,
     ),
@@ -85,21 +108,24 @@ HOOK_ARGS: dict[str, Any] = {
     "max_retry_wait": MAX_WAIT,
     "timeout": TIMEOUT,
 }
-# the worst case: every attempt times out and every wait is the capped one
-TIME_BOUND = (RETRY_LIMIT + 1) * TIMEOUT + RETRY_LIMIT * MAX_WAIT + 2.0
+BEYOND_THE_BOUND = {row.name for row in ROWS if row.name.startswith("429") and not row.retried}
 
 
 SERIES_ONLY = {"point without count", "short page", "long page"}
 
 
-def fetch(transport: str, conn_id: str, length: int = 3) -> list[Any]:
-    if transport == "list":
-        return EventsAnalyticsHook(conn_id, **HOOK_ARGS).list_events()
-    if transport == "sync":
-        return EventsAnalyticsHook(conn_id, **HOOK_ARGS).get_series("purchase", length=length, ending_at=END)
+def fetch(transport: str, conn_id: str, length: int = 3, clock: FakeClock | None = None) -> list[Any]:
+    clock = clock or FakeClock()
+    if transport in ("list", "sync"):
+        hook = EventsAnalyticsHook(conn_id, **HOOK_ARGS)
+        hook.pipeline.clock = clock
+        if transport == "list":
+            return hook.list_events()
+        return hook.get_series("purchase", length=length, ending_at=END)
 
     async def once() -> list[Any]:
         async with EventsAnalyticsAsyncHook(conn_id, **HOOK_ARGS) as hook:
+            hook.pipeline.clock = clock
             return await hook.get_series("purchase", length=length, ending_at=END)
 
     return asyncio.run(once())
@@ -128,15 +154,20 @@ CASES = pytest.mark.parametrize(
 @CASES
 def test_a_persistent_fault_ends_in_its_error(row: Row, transport: str, emulator, events_conn) -> None:
     emulator.enqueue(row.fault, times=RETRY_LIMIT + 1)
+    clock = FakeClock()
 
-    started = time.monotonic()
     with pytest.raises(row.error) as caught:
-        fetch(transport, events_conn)
-    elapsed = time.monotonic() - started
+        fetch(transport, events_conn, clock=clock)
 
     assert type(caught.value) is row.error
     assert emulator.request_count() == (RETRY_LIMIT + 1 if row.retried else 1)
-    assert elapsed < TIME_BOUND
+    assert clock.total <= RETRY_LIMIT * MAX_WAIT and all(0 < wait <= MAX_WAIT for wait in clock.slept)
+    if row.name in BEYOND_THE_BOUND:  # not a second waited for a window that resets in an hour
+        assert clock.slept == []
+        # when the window resets, in UTC and how far away (the hour began when this module was imported)
+        assert re.search(r"until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+ (min|h)", str(caught.value))
+        assert caught.value.retry_after > RETRY_LIMIT * MAX_WAIT
+        assert "retry_limit 2 x max_retry_wait 1 s" in str(caught.value)
     assert ("/events/list" if transport == "list" else "/events/data_series") in str(caught.value)
     if transport != "list":  # a series page's error names its event and window, whatever the fault
         assert f"[event 'purchase', 3 day(s) ending at {END}]" in str(caught.value)
@@ -149,13 +180,16 @@ def test_a_persistent_fault_ends_in_its_error(row: Row, transport: str, emulator
 def test_a_passing_fault_heals_if_it_is_retryable(row: Row, transport: str, emulator, events_conn) -> None:
     emulator.enqueue(row.fault)
 
+    clock = FakeClock()
     if not row.retried:
         with pytest.raises(row.error):
-            fetch(transport, events_conn)
+            fetch(transport, events_conn, clock=clock)
         assert emulator.request_count() == 1
+        assert clock.slept == []
         return
-    assert fetch(transport, events_conn) == expected(transport, emulator)
+    assert fetch(transport, events_conn, clock=clock) == expected(transport, emulator)
     assert emulator.request_count() == 2
+    assert clock.total <= MAX_WAIT
 
 
 def _closed_port() -> int:
@@ -169,12 +203,12 @@ def test_connection_refused_is_a_server_error_without_status(transport: str, mon
     conn = {"conn_type": "events_analytics", "host": f"http://127.0.0.1:{_closed_port()}", "password": "k"}
     monkeypatch.setenv("AIRFLOW_CONN_REFUSED", json.dumps(conn))
 
-    started = time.monotonic()
+    clock = FakeClock()
     with pytest.raises(EventsAnalyticsServerError, match="no answer") as caught:
-        fetch(transport, "refused")
+        fetch(transport, "refused", clock=clock)
 
     assert caught.value.status_code is None
-    assert time.monotonic() - started < TIME_BOUND
+    assert len(clock.slept) == RETRY_LIMIT and clock.total <= RETRY_LIMIT * MAX_WAIT
 
 
 @pytest.mark.parametrize("transport", ["sync", "async"])

@@ -163,6 +163,20 @@ def test_a_bad_key_fails_at_the_first_request(
     assert [request.path for request in emulator.requests] == [LIST]  # the name check's one listing
 
 
+@pytest.mark.parametrize("soft_fail", [False, True])
+def test_a_bad_key_at_a_poke_fails_even_with_soft_fail(
+    emulator: EventsEmulator, events_conn: str, monkeypatch: pytest.MonkeyPatch, soft_fail: bool
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    bad = emulator.connection_json().replace(emulator.api_key, "sk-wrong-key-000000")
+    monkeypatch.setenv("AIRFLOW_CONN_EVENTS_ANALYTICS_DEFAULT", bad)
+    with pytest.raises(EventsAnalyticsAuthError) as caught:
+        make_sensor(1, soft_fail=soft_fail, check_event_names=False).execute({})
+    assert isinstance(caught.value, AirflowFailException)  # the task fails without its retries
+    assert [request.path for request in emulator.requests] == [SERIES]
+
+
 @pytest.mark.parametrize("status", [400, 404])
 def test_a_request_error_fails_at_once(emulator: EventsEmulator, events_conn: str, status: int) -> None:
     emulator.enqueue(Fault(status, path=SERIES), times=10)

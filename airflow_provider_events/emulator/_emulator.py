@@ -47,7 +47,9 @@ class EventsEmulator:
         that hides a typo best, which is what a client must not trust.
     :param latency: seconds from a request's arrival to its answer (may be changed while running);
         the emulator's own work happens within it.
-    :param rate_limit: requests allowed per window, shared by all endpoints.
+    :param rate_limit: requests allowed per window, shared by all endpoints not in ``rate_limits``.
+    :param rate_limits: requests allowed per window for one path, counted apart from the others,
+        e.g. ``{"/events/list": 1000}`` (the real listing's limit is far below the series').
     :param rate_window: window length in seconds, aligned to multiples of it in epoch time.
     :param response_offset: render hourly time strings in this fixed offset (e.g. ``"-05:00"``);
         None renders them in the offset of ``ending_at``.
@@ -69,6 +71,7 @@ class EventsEmulator:
         latency: float = 0.0,
         rate_limit: int = 250_000,
         rate_window: int = 3600,
+        rate_limits: dict[str, int] | None = None,
         response_offset: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -88,6 +91,7 @@ class EventsEmulator:
         self.latency = latency
         self.rate_limit = rate_limit
         self.rate_window = rate_window
+        self.rate_limits = dict(rate_limits or {})
         self.response_tz = parse_offset(response_offset) if response_offset else None
         self.host = host
         self.verbose = verbose

@@ -49,6 +49,7 @@ class Backend(Protocol):
     events: list[str]
     latency: float
     rate_limit: int
+    rate_limits: dict[str, int]
     rate_window: int
     verbose: bool
 
@@ -79,7 +80,8 @@ class RequestPipeline:
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._log: list[list[Any]] = []
-        self._rate_index, self._rate_used = -1, 0
+        # Requests counted in the current window: per path in rate_limits, the rest together ("").
+        self._rate_used: dict[str, tuple[int, int]] = {}  # counter -> (window index, used)
 
     # scripting and inspection, public through EventsEmulator
 
@@ -104,7 +106,7 @@ class RequestPipeline:
         with self._lock:
             self._log.clear()
             self._faults.clear()
-            self._rate_index, self._rate_used = -1, 0
+            self._rate_used.clear()
 
     # what the transport asks for (see _http.Responder)
 
@@ -145,9 +147,9 @@ class RequestPipeline:
         return reply
 
     def _normal_reply(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Reply:
-        allowed, rate_headers = self._take_rate_budget()
+        allowed, rate_headers = self._take_rate_budget(path)
         if not allowed:
-            reset, limit = rate_headers[-1][1], self._backend.rate_limit
+            reset, limit = rate_headers[-1][1], rate_headers[0][1]
             reply = error_reply(429, "Over rate limit", [f"{limit} requests allowed until {reset}"])
             # Whole seconds, as HTTP sends them, rounded up so a retry lands in the next window.
             reply.headers.append(("Retry-After", str(max(1, math.ceil(int(reset) - time.time())))))
@@ -158,14 +160,16 @@ class RequestPipeline:
         reply.headers = rate_headers + reply.headers
         return reply
 
-    def _take_rate_budget(self) -> tuple[bool, list[tuple[str, str]]]:
-        window, limit = self._backend.rate_window, self._backend.rate_limit
+    def _take_rate_budget(self, path: str) -> tuple[bool, list[tuple[str, str]]]:
+        own = path in self._backend.rate_limits
+        window = self._backend.rate_window
+        limit = self._backend.rate_limits[path] if own else self._backend.rate_limit
         index = int(time.time() // window)
+        counter = path if own else ""
         with self._lock:
-            if index != self._rate_index:
-                self._rate_index, self._rate_used = index, 0
-            self._rate_used += 1
-            used = self._rate_used
+            counted, used = self._rate_used.get(counter, (index, 0))
+            used = used + 1 if counted == index else 1
+            self._rate_used[counter] = (index, used)
         headers = [
             ("X-RateLimit-Limit", str(limit)),
             ("X-RateLimit-Remaining", str(max(0, limit - used))),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -51,7 +50,8 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
     The connection's host is the instance URL (https when no scheme is given) and its password
     the REST API key, sent as ``Authorization: Bearer``. Windows longer than the API's 100 units
     are fetched as pages, concurrently, and joined into one exact series.
-    429, 5XX and network failures are retried; 400, 401, 403 and 404 fail at once.
+    429, 5XX and network failures are retried; 400, 401, 403 and 404 fail at once. Each endpoint
+    has its own rate budget, shared by the sync and async paths.
 
     Series go out over aiohttp, on an event loop of the hook's own thread, with one session for
     the hook's life (a sensor's pokes reuse it); ``/events/list`` and the connection test over
@@ -64,7 +64,9 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
         network errors
     :param retry_delay: base of the exponential backoff between retries, in seconds
     :param max_concurrency: requests in flight at once
-    :param max_retry_wait: cap on a single wait between retries, whatever a header asks for
+    :param max_retry_wait: cap on a single wait between retries, whatever a header asks for;
+        ``retry_limit x max_retry_wait`` caps all the waiting of one request for the rate budget
+        and 429s, beyond which it raises ``EventsAnalyticsRateLimitError`` naming the reset
     """
 
     def __init__(
@@ -154,15 +156,16 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
     ) -> T:
         """One GET over ``requests``, through the same pipeline as the aiohttp transport's."""
         import requests
-        from tenacity import Retrying
 
         warn_if_unverified(self.log, self.events_conn_id, self.target.verify)
         secrets = (self.target.api_key,)
         self.log.debug("GET %s %s", endpoint, params)
-        for attempt in Retrying(**self.pipeline.retrying(self.log, endpoint, policy)):
-            with attempt:
-                while (delay := self.pipeline.delay()) > 0:
-                    time.sleep(delay)
+        waits = self.pipeline.request(endpoint, self.log, policy)
+        clock = self.pipeline.clock
+        while True:
+            while (delay := waits.before_send()) > 0:
+                clock.sleep(delay)
+            try:
                 try:
                     # verify per request: requests lets REQUESTS_CA_BUNDLE override the session's own.
                     response = self.session.get(
@@ -175,7 +178,10 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
                     raise self.pipeline.failure(endpoint, err, secrets) from None
                 status, headers, body = response.status_code, response.headers, response.content
                 return check(self.pipeline.answer(endpoint, status, headers, body, secrets))
-        raise AssertionError("unreachable: tenacity reraises")
+            except EventsAnalyticsError as err:
+                delay = waits.after_failure(err)  # raises once no retry is worth it
+            if delay > 0:
+                clock.sleep(delay)
 
     def _transport(self) -> AioTransport:
         """The aiohttp transport, on this hook's connection, pipeline and loop thread."""

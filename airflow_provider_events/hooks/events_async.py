@@ -37,7 +37,8 @@ class EventsAnalyticsAsyncHook(EventsHookIdentity, BaseHook):
     :param retry_limit: retries after the first attempt
     :param retry_delay: base of the exponential backoff, in seconds
     :param max_concurrency: requests in flight at once
-    :param max_retry_wait: cap on a single wait between retries
+    :param max_retry_wait: cap on a single wait between retries; ``retry_limit x max_retry_wait``
+        caps all the waiting of one request for the rate budget and 429s
     """
 
     def __init__(

@@ -87,7 +87,8 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
     :param hook_params: keyword arguments for
         :class:`~airflow_provider_events.hooks.events.EventsAnalyticsHook`, e.g.
         ``{"timeout": 60, "retry_limit": 8, "max_concurrency": 8}``.
-    :param check_event_names: list the API's event names once before fetching, and fail with
+    :param check_event_names: list the API's event names once before fetching (the map indexes
+        of a mapped task share one listing per DAG run through XCom), and fail with
         :class:`~airflow_provider_events.exceptions.EventsAnalyticsConfigError` naming each
         unknown name and the listed names closest to it, instead of exporting what the API
         answers for a name it does not know. Names are case-sensitive.
@@ -149,7 +150,7 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
         # Last of the checks (placeholders, pyarrow, then the folder, which it creates).
         export = self._open_export(output_format, timetable_zone(context))
         with self._hook() as hook:
-            events = hook.list_events() if names is None else self._listed(hook, names)
+            events = self._listed(hook, names, context)
             if export is None:
                 records: list[EventRecord] = []
                 for event, points in self._series(hook, events, windows):
@@ -177,12 +178,23 @@ class EventSeriesOperator(InferredIntervalTemplates, BaseOperator):
 
         return EventsAnalyticsHook(self.events_conn_id, **self.hook_params)
 
-    def _listed(self, hook: EventsAnalyticsHook, names: list[str]) -> list[str]:
-        """``names``, once the API's listing (one per task) has shown each of them to exist."""
-        if self.check_event_names:
-            from airflow_provider_events._names import require_listed
+    def _listed(self, hook: EventsAnalyticsHook, names: list[str] | None, context: Context) -> list[str]:
+        """
+        ``names`` (every listed name for ``"*"``), once the API's listing has shown each to exist.
 
-            require_listed(names, hook.list_events())
+        One listing per task; the map indexes of a mapped task share one per DAG run (see
+        :mod:`airflow_provider_events._listing`).
+        """
+        if names is not None and not self.check_event_names:
+            return names
+        from airflow_provider_events._listing import task_listing
+
+        listed = task_listing(hook, context, names)
+        if names is None:
+            return listed
+        from airflow_provider_events._names import require_listed
+
+        require_listed(names, listed)
         return names
 
     # -- fetching and output -----------------------------------------------------------------------

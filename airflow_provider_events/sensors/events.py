@@ -54,7 +54,9 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
 
     The total is pushed as the task's XCom ``return_value``. Authentication (401, 403), request
     (400, 404) and malformed-response errors fail the task at once in every mode, even with
-    ``soft_fail``: they never mean "not yet". 429, 5XX and network errors are retried by the hook.
+    ``soft_fail``: they never mean "not yet". A wrong key, a misconfigured connection or an
+    unknown event name also skip the task's ``retries`` (no retry can fix them). 429, 5XX and
+    network errors are retried by the hook, then by the task.
 
     Works in ``poke`` and ``reschedule`` mode, and with ``deferrable=True`` it checks once and then
     waits in :class:`~airflow_provider_events.triggers.events.EventCountTrigger` on the triggerer,
@@ -171,11 +173,12 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
         self._align_with_run(context)
         self.threshold = self._validate()
         if self.check_event_names and not self._rescheduled(context):
+            from airflow_provider_events._listing import task_listing
             from airflow_provider_events._names import require_listed
 
-            require_listed([self.event], self.hook.list_events())
+            require_listed([self.event], task_listing(self.hook, context, [self.event]))
         if not self.deferrable:
-            return super().execute(context)
+            return self._poke_until_done(context)
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
@@ -193,6 +196,22 @@ class EventCountSensor(InferredIntervalTemplates, BaseSensorOperator):
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
+
+    def _poke_until_done(self, context: Context) -> Any:
+        """Poke or reschedule as the base class does; but an API error is never skipped by ``soft_fail``."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from airflow_provider_events.exceptions import EventsAnalyticsError
+
+        try:
+            return super().execute(context)
+        except AirflowSkipException as skip:
+            # The base class skips on soft_fail for any AirflowFailException, which the errors no
+            # retry can fix are; a wrong key is no "not yet" to skip, so it fails the task here.
+            cause = skip.__cause__
+            if isinstance(cause, EventsAnalyticsError) and not self.never_fail:
+                raise cause from None
+            raise
 
     def _rescheduled(self, context: Context) -> bool:
         """Whether this is a later run of a sensor in reschedule mode, whose name was checked already."""
