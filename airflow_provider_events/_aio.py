@@ -92,17 +92,15 @@ class AioTransport:
     ) -> T:
         """One GET, retried as the policy says, its answer passed through ``check``."""
         self.log.debug("GET %s %s", endpoint, params)
+        from tenacity import AsyncRetrying
+
         waits = self.pipeline.request(endpoint, self.log, policy)
-        clock = self.pipeline.clock
-        while True:
-            while (delay := waits.before_send()) > 0:
-                await clock.asleep(delay)
-            try:
+        async for attempt in AsyncRetrying(**waits.retrying(asynchronous=True)):
+            with attempt:
+                while (delay := waits.before_send()) > 0:
+                    await self.pipeline.clock.asleep(delay)
                 return check(await self._get_once(endpoint, params))
-            except EventsAnalyticsError as err:
-                delay = waits.after_failure(err)  # raises once no retry is worth it
-            if delay > 0:
-                await clock.asleep(delay)
+        raise AssertionError("unreachable: tenacity reraises")
 
     async def _page(self, page: SeriesRequest) -> list[KeyedPoint]:
         def check(payload: dict[str, Any]) -> list[KeyedPoint]:

@@ -169,6 +169,7 @@ class RequestWaits:
         self.waited = 0.0
         self.failures = 0
         self._last_error: EventsAnalyticsError | None = None
+        self._refused: EventsAnalyticsError | None = None  # raised before sending: never retried
 
     @property
     def left(self) -> float:
@@ -186,7 +187,8 @@ class RequestWaits:
         hold = self.budget.hold(now)
         if hold is not None and hold.seconds > self.left:
             if hold.spent:
-                raise self._beyond(hold, now)
+                self._refused = self._beyond(hold, now)
+                raise self._refused
             hold = None  # a wait that cannot be sat out, with requests still left: go now
         if hold is None:
             self.budget.send(now)
@@ -196,6 +198,36 @@ class RequestWaits:
         self.pipeline.announce(self.log, self.endpoint, hold, now)
         self.waited += seconds
         return seconds
+
+    def retrying(self, *, asynchronous: bool = False) -> dict[str, Any]:
+        """
+        Keyword arguments for tenacity's ``Retrying`` (or ``AsyncRetrying``) around this request.
+
+        Every failed attempt goes to :meth:`after_failure`, which raises when no retry is worth it
+        and otherwise says how long to wait; the pipeline's clock sleeps it. A request the budget
+        refused to send (:meth:`before_send`) is raised as it is.
+        """
+        from tenacity import retry_if_exception, stop_never
+
+        clock = self.pipeline.clock
+
+        def sleep(seconds: float) -> None:
+            if seconds > 0:  # 0: a 429's wait is the budget's, slept before the next send
+                clock.sleep(seconds)
+
+        async def asleep(seconds: float) -> None:
+            if seconds > 0:
+                await clock.asleep(seconds)
+
+        return {
+            "retry": retry_if_exception(
+                lambda error: isinstance(error, EventsAnalyticsError) and error is not self._refused
+            ),
+            "stop": stop_never,
+            "wait": lambda state: self.after_failure(state.outcome.exception()),
+            "sleep": asleep if asynchronous else sleep,
+            "reraise": True,
+        }
 
     def after_failure(self, error: EventsAnalyticsError) -> float:
         """Seconds to sleep before the next attempt; raises ``error`` when it is not worth one."""

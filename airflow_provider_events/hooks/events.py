@@ -156,16 +156,16 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
     ) -> T:
         """One GET over ``requests``, through the same pipeline as the aiohttp transport's."""
         import requests
+        from tenacity import Retrying
 
         warn_if_unverified(self.log, self.events_conn_id, self.target.verify)
         secrets = (self.target.api_key,)
         self.log.debug("GET %s %s", endpoint, params)
         waits = self.pipeline.request(endpoint, self.log, policy)
-        clock = self.pipeline.clock
-        while True:
-            while (delay := waits.before_send()) > 0:
-                clock.sleep(delay)
-            try:
+        for attempt in Retrying(**waits.retrying()):
+            with attempt:
+                while (delay := waits.before_send()) > 0:
+                    self.pipeline.clock.sleep(delay)
                 try:
                     # verify per request: requests lets REQUESTS_CA_BUNDLE override the session's own.
                     response = self.session.get(
@@ -178,10 +178,7 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
                     raise self.pipeline.failure(endpoint, err, secrets) from None
                 status, headers, body = response.status_code, response.headers, response.content
                 return check(self.pipeline.answer(endpoint, status, headers, body, secrets))
-            except EventsAnalyticsError as err:
-                delay = waits.after_failure(err)  # raises once no retry is worth it
-            if delay > 0:
-                clock.sleep(delay)
+        raise AssertionError("unreachable: tenacity reraises")
 
     def _transport(self) -> AioTransport:
         """The aiohttp transport, on this hook's connection, pipeline and loop thread."""
