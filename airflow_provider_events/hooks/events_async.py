@@ -28,8 +28,9 @@ class EventsAnalyticsAsyncHook(EventsHookIdentity, BaseHook):
 
     It shares the sync hook's window splitting, response checks, rate budget rules and retry
     policy; only the transport differs (aiohttp, in the caller's event loop). One session serves
-    the hook until :meth:`aclose` (or the end of ``async with hook:``). It is a plain ``BaseHook``: ``HttpAsyncHook`` would send
-    connection extras as headers and retries neither 429 nor network errors.
+    the hook until :meth:`aclose` (or the end of ``async with hook:``). It is a plain ``BaseHook``:
+    ``HttpAsyncHook`` would send connection extras as headers, and retries neither 429 nor network
+    errors.
 
     :param events_conn_id: the ``events_analytics`` connection to use
     :param timeout: seconds allowed for each request
