@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from airflow_provider_events.emulator import EventsEmulator
 from airflow_provider_events.triggers.events import EventCountCrossingTrigger
+from tests.conftest import API_KEY
 
 SERIES = "/events/data_series"
-WINDOW = {"length": 2, "unit": "day"}  # events recorded during a test stay inside it
+WINDOW = {"length": 2, "unit": "day"}
 FAST_HOOK = {"retry_limit": 0, "retry_delay": 0.001, "timeout": 5}
 
 
@@ -114,8 +116,18 @@ def watching(trigger: EventCountCrossingTrigger, *assets: Any) -> EventCountCros
     return rebuilt
 
 
-def window_total(emulator: EventsEmulator) -> int:
-    return sum(point["count"] for point in emulator.series("purchase", WINDOW["length"], WINDOW["unit"]))
+@pytest.fixture
+def emulator() -> Iterator[EventsEmulator]:
+    """No generated counts: the window holds exactly what a test records, whatever the clock does."""
+    with EventsEmulator(api_key=API_KEY, background=False) as emu:
+        yield emu
+
+
+@pytest.fixture
+def record(emulator: EventsEmulator) -> Callable[[int], None]:
+    """Record (or take back) purchases at one moment an hour ago: inside every poll's window."""
+    at = datetime.now(timezone.utc) - timedelta(hours=1)
+    return lambda n: emulator.record("purchase", n, at=at)
 
 
 def make_trigger(events_conn: str, threshold: int) -> EventCountCrossingTrigger:
@@ -170,74 +182,84 @@ def stored(trigger: EventCountCrossingTrigger, asset: Any) -> Any:
 
 
 def test_a_crossing_fires_once_and_staying_above_fires_nothing_more(
-    comms: TriggererComms, watched_asset: Any, emulator: EventsEmulator, events_conn: str
+    comms: TriggererComms,
+    watched_asset: Any,
+    emulator: EventsEmulator,
+    events_conn: str,
+    record: Callable[[int], None],
 ) -> None:
-    total = window_total(emulator)
-    trigger = watching(make_trigger(events_conn, total + 5), watched_asset)
+    trigger = watching(make_trigger(events_conn, 5), watched_asset)
     assert stored(trigger, watched_asset) is None
 
     async def run() -> list[dict[str, Any]]:
         async with Runner(trigger, emulator) as runner:
             await runner.polls(2)
             assert runner.payloads == []
-            emulator.record("purchase", 5)
+            record(5)
             await runner.polls(6)
         return runner.payloads
 
-    payloads = asyncio.run(run())
-    assert [payload["total"] for payload in payloads] == [total + 5]
+    assert [payload["total"] for payload in asyncio.run(run())] == [5]
     assert stored(trigger, watched_asset) is not None  # in the metadata DB, for the next instance
     assert {"GetAssetStateStoreByName", "SetAssetStateStoreByName"} <= set(comms.messages)
 
 
 def test_falling_below_re_arms_and_the_next_crossing_fires_again(
-    comms: TriggererComms, watched_asset: Any, emulator: EventsEmulator, events_conn: str
+    comms: TriggererComms,
+    watched_asset: Any,
+    emulator: EventsEmulator,
+    events_conn: str,
+    record: Callable[[int], None],
 ) -> None:
-    total = window_total(emulator)
-    trigger = watching(make_trigger(events_conn, total + 5), watched_asset)
+    trigger = watching(make_trigger(events_conn, 5), watched_asset)
 
     async def run() -> list[dict[str, Any]]:
         async with Runner(trigger, emulator) as runner:
-            emulator.record("purchase", 5)
+            record(5)
             await runner.polls(2)
-            # Negative counts stand for old events leaving a moving window.
-            emulator.record("purchase", -3)
+            record(-3)  # old events leaving a moving window
             await runner.polls(2)
             assert len(runner.payloads) == 1
-            emulator.record("purchase", 10)
+            record(10)
             await runner.polls(2)
         return runner.payloads
 
-    assert [payload["total"] for payload in asyncio.run(run())] == [total + 5, total + 12]
+    assert [payload["total"] for payload in asyncio.run(run())] == [5, 12]
 
 
 def test_a_new_instance_remembers_the_crossing_and_re_arms_below(
-    comms: TriggererComms, watched_asset: Any, emulator: EventsEmulator, events_conn: str
+    comms: TriggererComms,
+    watched_asset: Any,
+    emulator: EventsEmulator,
+    events_conn: str,
+    record: Callable[[int], None],
 ) -> None:
     # What the triggerer does after an event and after a restart: a new instance from its kwargs,
     # with new accessors; only the metadata DB carries what the first one saw.
-    total = window_total(emulator)
-    declared = make_trigger(events_conn, total + 5)
-    emulator.record("purchase", 5)
+    declared = make_trigger(events_conn, 5)
+    record(5)
 
-    async def run(trigger: EventCountCrossingTrigger, before: int = 0, after: int = 0) -> list[int]:
-        async with Runner(trigger, emulator) as runner:
+    async def run(before: int = 0, after: int = 0) -> list[int]:
+        async with Runner(watching(declared, watched_asset), emulator) as runner:
             if before:
-                emulator.record("purchase", before)
+                record(before)
             await runner.polls(3)
             if after:
-                emulator.record("purchase", after)
+                record(after)
                 await runner.polls(3)
         return [payload["total"] for payload in runner.payloads]
 
-    assert asyncio.run(run(watching(declared, watched_asset))) == [total + 5]
-    assert asyncio.run(run(watching(declared, watched_asset))) == []  # still above: nothing new
-    # Below, then above again: the next instance fires for the new crossing.
-    assert asyncio.run(run(watching(declared, watched_asset), before=-3, after=3)) == [total + 5]
+    assert asyncio.run(run()) == [5]
+    assert asyncio.run(run()) == []  # still above: nothing new
+    assert asyncio.run(run(before=-3, after=3)) == [5]  # below, then a new crossing
 
 
 def test_another_asset_keeps_its_own_state(
-    comms: TriggererComms, watched_asset: Any, emulator: EventsEmulator, events_conn: str
+    comms: TriggererComms,
+    watched_asset: Any,
+    emulator: EventsEmulator,
+    events_conn: str,
+    record: Callable[[int], None],
 ) -> None:
     from airflow.models.asset import AssetActive, AssetModel
     from airflow.sdk import Asset
@@ -248,15 +270,17 @@ def test_another_asset_keeps_its_own_state(
         model = AssetModel(name=other.name, uri=other.uri)
         session.add(model)
         session.add(AssetActive.for_asset(model))
-    declared = make_trigger(events_conn, window_total(emulator))
+    declared = make_trigger(events_conn, 5)
+    record(5)
 
-    async def run(trigger: EventCountCrossingTrigger) -> int:
-        async with Runner(trigger, emulator) as runner:
+    async def run(asset: Any) -> int:
+        async with Runner(watching(declared, asset), emulator) as runner:
             await runner.polls(2)
         return len(runner.payloads)
 
-    assert asyncio.run(run(watching(declared, watched_asset))) == 1
-    assert asyncio.run(run(watching(declared, other))) == 1  # a new watcher already above
+    assert asyncio.run(run(watched_asset)) == 1
+    assert asyncio.run(run(watched_asset)) == 0
+    assert asyncio.run(run(other)) == 1  # a new watcher already above: its own first crossing
 
 
 def test_a_trigger_given_two_assets_refuses_to_fire_and_says_why(
