@@ -119,13 +119,13 @@ class HttpSessionOverrides:
     Basic auth only with a login, every unknown extra as a request header. These overrides set the
     base URL and the Bearer auth of the hook's checked target instead and ignore the extras (they
     are this provider's options). :func:`check_http_session` then checks that they took effect.
-    The class using it defines ``target`` and ``session_auth()``.
+    The class using it defines ``target`` and ``_session_auth()``.
     """
 
     target: Any
     base_url: str
 
-    def session_auth(self) -> Any:
+    def _session_auth(self) -> Any:
         """The ``requests`` auth of every request (the Bearer key)."""
         raise NotImplementedError
 
@@ -134,7 +134,7 @@ class HttpSessionOverrides:
 
     def _configure_session_from_auth(self, session: Any, connection: Any) -> Any:
         # As session.auth, so that a ~/.netrc entry for the host cannot replace it with Basic auth.
-        session.auth = self.session_auth()
+        session.auth = self._session_auth()
         return session
 
     def _configure_session_from_extra(self, session: Any, connection: Any, extra_options: dict) -> Any:

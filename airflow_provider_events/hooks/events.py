@@ -102,7 +102,7 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpSessionOverrides, HttpHook):
                 self._target = load_target(self.events_conn_id, self.get_connection)
             return self._target
 
-    def session_auth(self) -> AuthBase:
+    def _session_auth(self) -> AuthBase:
         """Bearer from the password, with or without a login (HttpHook only authenticates with one)."""
         with self._lock:
             if self._auth is None:
@@ -118,7 +118,7 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpSessionOverrides, HttpHook):
         check_http_hook()
         session = super().get_conn(headers, extra_options)
         expected = {*default_headers(), *(headers or {}), *self.default_headers}
-        check_http_session(session, self.session_auth(), {str(name).lower() for name in expected})
+        check_http_session(session, self._session_auth(), {str(name).lower() for name in expected})
         ssl_context(self.target.verify)  # an unreadable CA bundle fails here as it would for aiohttp
         session.verify = requests_verify(self.target.verify)
         return session
