@@ -8,7 +8,7 @@ OLDEST := .ci/constraints-oldest.txt
 export AIRFLOW__CORE__UNIT_TEST_MODE := True
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: test lint typecheck pytest demo bench test-oldest dist clean e2e
+.PHONY: test lint typecheck pytest demo bench test-oldest test-py310 test-py313 dist clean e2e
 
 $(BIN)/.installed: pyproject.toml $(OLDEST)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,9 +49,20 @@ $(BIN)/.installed-e2e: $(BIN)/.installed
 test-oldest:
 	$(MAKE) pytest VENV=.venv-oldest PIP_EXTRA='-c $(OLDEST)'
 
+# `make test` again on the oldest and newest Pythons we claim, each in its own virtualenv, with
+# the newest patch release pyenv has of each (a missing one fails here, naming the version).
+test-py310 test-py313: test-py%:
+	version=$$($(PYENV) latest $(PYENV_$*)) && \
+	  $(MAKE) test VENV=.venv-py$* PYTHON="$$($(PYENV) root)/versions/$$version/bin/python"
+
+# pyenv from PATH, else where its installer puts it (a non-login shell may not have it on PATH).
+PYENV ?= $(shell command -v pyenv || echo $(HOME)/.pyenv/bin/pyenv)
+PYENV_310 := 3.10
+PYENV_313 := 3.13
+
 dist: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet build twine
 	rm -rf dist && $(BIN)/python -m build --outdir dist . && $(BIN)/twine check --strict dist/*
 
 clean:
-	rm -rf .venv .venv-oldest dist build *.egg-info .demo .bench .e2e
+	rm -rf .venv .venv-oldest .venv-py310 .venv-py313 dist build *.egg-info .demo .bench .e2e

@@ -14,6 +14,7 @@ from collections.abc import Mapping, MutableMapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from airflow_provider_events._airflow_compat import core_timetable, scheduler_timetable_zone
 from airflow_provider_events._calendar import days_as_hours, interval_windows, trailing_windows
 from airflow_provider_events._checks import parse_ending_at
 from airflow_provider_events._paging import Window
@@ -40,7 +41,7 @@ def run_interval(context: Mapping[str, Any]) -> tuple[datetime | None, datetime 
     run_after = getattr(dag_run, "run_after", None)
     if dag is None or run_after is None:
         return start, end
-    interval = _core_timetable(dag.timetable).infer_manual_data_interval(run_after=_as_pendulum(run_after))
+    interval = core_timetable(dag.timetable).infer_manual_data_interval(run_after=_as_pendulum(run_after))
     return interval.start, interval.end
 
 
@@ -62,25 +63,13 @@ class InferredIntervalTemplates:
         fill_run_interval(context)
         super().render_template_fields(context, jinja_env)  # type: ignore[misc]
 
-    def _do_render_template_fields(
-        self, parent: Any, template_fields: Any, context: Any, jinja_env: Any, seen_oids: Any
-    ) -> None:
-        # A mapped task (.partial().expand()) renders its unmapped copy through here only.
-        if parent is self:
-            fill_run_interval(context)
-        super()._do_render_template_fields(  # type: ignore[misc]
-            parent, template_fields, context, jinja_env, seen_oids
-        )
-
-
-def _core_timetable(timetable: Any) -> Any:
-    # A DAG file's timetable is the Task SDK's declaration; the scheduler's class of the same name
-    # holds the arithmetic. Imported here: airflow-core is heavy, and only such runs need it.
-    if hasattr(timetable, "infer_manual_data_interval"):
-        return timetable
-    from airflow.serialization.encoders import coerce_to_core_timetable
-
-    return coerce_to_core_timetable(timetable)
+    def render_template(
+        self, content: Any, context: Any, jinja_env: Any = None, seen_oids: set[int] | None = None
+    ) -> Any:
+        # A mapped task (.partial().expand()) renders its unmapped copy field by field through
+        # here, never through render_template_fields.
+        fill_run_interval(context)
+        return super().render_template(content, context, jinja_env, seen_oids)  # type: ignore[misc]
 
 
 def _as_pendulum(moment: datetime) -> Any:
@@ -94,24 +83,48 @@ def timetable_zone(context: Mapping[str, Any]) -> tzinfo | None:
     The time zone of the context's DAG timetable, or None when it has none.
 
     Cron timetables carry one (``CronDataIntervalTimetable("@daily", timezone="America/New_York")``,
-    and ``schedule="@daily"`` takes the zone of ``start_date``); delta, event and asset timetables do
-    not, and neither does a run without a DAG. The Task SDK's timetables name it ``timezone``
-    (a zone name or a pendulum zone), the scheduler's ``_timezone``;
-    ``MultipleCronTriggerTimetable`` holds cron timetables that share one, and
-    ``AssetOrTimeSchedule`` the timetable of its time-based schedule.
+    and ``schedule="@daily"`` takes the zone of ``start_date``); ``MultipleCronTriggerTimetable``
+    holds cron timetables that share one, and ``AssetOrTimeSchedule`` the timetable of its
+    time-based schedule. Delta, event and asset timetables have none, and neither has a run
+    without a DAG; a timetable of another class has the zone of its ``timezone`` attribute, if any.
+    A cron timetable whose zone cannot be read (an Airflow release that moved it) is an error:
+    its days are never silently counted in UTC.
     """
     timetable = getattr(context.get("dag"), "timetable", None)
-    timetable = getattr(timetable, "timetable", None) or timetable  # AssetOrTimeSchedule's schedule
-    nested = getattr(timetable, "timetables", None)
-    if isinstance(nested, list | tuple) and nested:
-        timetable = nested[0]
-    zone = getattr(timetable, "timezone", None) or getattr(timetable, "_timezone", None)
+    if timetable is None:
+        return None
+    # A DAG file may pass the scheduler's classes as its schedule; they keep the zone private.
+    scheduler_zone = scheduler_timetable_zone(timetable)
+    if scheduler_zone is not None:
+        return scheduler_zone
+    from airflow.sdk import (
+        AssetOrTimeSchedule,
+        CronDataIntervalTimetable,
+        CronTriggerTimetable,
+        MultipleCronTriggerTimetable,
+    )
+
+    if isinstance(timetable, AssetOrTimeSchedule):
+        timetable = timetable.timetable
+    if isinstance(timetable, MultipleCronTriggerTimetable):
+        timetable = timetable.timetables[0]  # they share one zone
+    zone = getattr(timetable, "timezone", None)
     if isinstance(zone, str):
         import pendulum
 
         # The same parser Airflow applies to the name when it schedules the DAG.
         return pendulum.timezone(zone)
-    return zone if isinstance(zone, tzinfo) else None
+    if isinstance(zone, tzinfo):
+        return zone
+    if isinstance(timetable, CronDataIntervalTimetable | CronTriggerTimetable):
+        from airflow import __version__ as airflow_version
+
+        raise EventsAnalyticsConfigError(
+            f"the time zone of {type(timetable).__qualname__} cannot be read in Apache Airflow "
+            f"{airflow_version} (its timezone is {zone!r}), so its local days cannot be told: this "
+            "release of airflow-provider-events does not support it yet"
+        )
+    return None
 
 
 def export_windows(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
-from airflow_provider_events._budget import AdaptiveRate, RateBudget
+from airflow_provider_events._budget import PACE_BELOW, AdaptiveRate, RateBudget
 from airflow_provider_events.emulator import EventsEmulator
 from airflow_provider_events.hooks.events import EventsAnalyticsHook
 from tests.conftest import API_KEY
@@ -83,20 +85,91 @@ def test_many_clients_on_one_small_budget_get_exact_series(monkeypatch) -> None:
         conn = {"conn_type": "events_analytics", "host": emulator.url, "password": API_KEY}
         monkeypatch.setenv("AIRFLOW_CONN_SHARED_BUDGET", json.dumps(conn))
         end = "2024-02-01T00:00:00+00:00"
-        hooks = [EventsAnalyticsHook("shared_budget", max_concurrency=4) for _ in range(3)]
+        apps = [f"client-{n}" for n in range(3)]  # tells each client's requests apart on the server
+
+        def fetch(app: str) -> list[dict]:
+            hook = EventsAnalyticsHook("shared_budget", max_concurrency=4)
+            return hook.get_series("purchase", length=1500, unit="hour", ending_at=end, app_id=app)
 
         with ThreadPoolExecutor(3) as pool:
-            series = list(
-                pool.map(
-                    lambda hook: hook.get_series("purchase", length=1500, unit="hour", ending_at=end), hooks
-                )
-            )
+            series = list(pool.map(fetch, apps))
 
-        assert series == [emulator.series("purchase", 1500, "hour", end)] * 3
-        # 45 requests on a budget of 30 a window: some client must have found a window nearly spent.
-        # Not every one: on a loaded machine a starved client may send all its requests into a fresh
-        # window that the others have left alone, and then has no reason to pace.
-        assert any(hook.pipeline.budget.pacing for hook in hooks)
+        for app, points in zip(apps, series, strict=True):
+            assert points == emulator.series("purchase", 1500, "hour", end, app_id=app)
+            answered = [r.status for r in emulator.requests if r.params["app_id"] == app and r.status == 200]
+            assert len(answered) == 15  # each of its pages answered once: none lost, none fetched twice
+
+
+def test_clients_sharing_a_budget_each_pace_once_they_see_it_nearly_spent() -> None:
+    # The same race as above, with a fake clock and the clients taking turns in a fixed order, so
+    # that what each one sees, and so what it must do, is the same on every run.
+    clients = [SharedWindowClient(pages=15) for _ in range(3)]
+    server = SharedWindow(limit=30, window=1.0)
+
+    run_clients(clients, server, latency=0.05)
+
+    for client in clients:
+        assert client.answered == 15
+        seen_low = [remaining for remaining in client.remaining_seen if remaining <= PACE_BELOW * 4]
+        assert seen_low  # 45 requests on a window of 30: every client sees it nearly spent
+        assert client.budget.pacing
+    assert server.throttled == 0
+
+
+class SharedWindow:
+    """The API's rate limit: ``limit`` requests per aligned ``window`` seconds, shared by every client."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.index, self.used, self.throttled = -1, 0, 0
+
+    def answer(self, now: float) -> tuple[int, dict[str, str]]:
+        index = int(now // self.window)
+        if index != self.index:
+            self.index, self.used = index, 0
+        self.used += 1
+        status = 200 if self.used <= self.limit else 429
+        self.throttled += status == 429
+        remaining = max(0, self.limit - self.used)
+        reset = (index + 1) * self.window
+        return status, {"X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(reset)}
+
+
+class SharedWindowClient:
+    """One hook's budget and its pages: at most ``reserve`` in flight, a 429 sends the page again."""
+
+    def __init__(self, pages: int, reserve: int = 4) -> None:
+        self.budget = RateBudget(reserve=reserve)
+        self.reserve, self.waiting, self.in_flight, self.answered = reserve, pages, 0, 0
+        self.remaining_seen: list[int] = []
+
+
+def run_clients(clients: list[SharedWindowClient], server: SharedWindow, latency: float) -> None:
+    """Play the clients against the server on a fake clock until every page is answered."""
+    events: list[tuple[float, int, str, int, Any]] = [(NOW, n, "try", n, None) for n in range(len(clients))]
+    order = len(clients)
+    while events:
+        now, _, kind, n, answer = heapq.heappop(events)
+        client = clients[n]
+        if kind == "answer":
+            status, headers = answer
+            client.in_flight -= 1
+            client.budget.observe(headers, now, status=status)
+            client.remaining_seen.append(int(headers["X-RateLimit-Remaining"]))
+            if status == 200:
+                client.answered += 1
+            else:
+                client.waiting += 1
+        while client.waiting and client.in_flight < client.reserve:
+            wait = client.budget.take(now)
+            if wait > 0:
+                order += 1
+                heapq.heappush(events, (now + wait, order, "try", n, None))
+                break
+            client.waiting -= 1
+            client.in_flight += 1
+            order += 1
+            heapq.heappush(events, (now + latency, order, "answer", n, server.answer(now + latency / 2)))
 
 
 def test_a_later_answer_of_the_same_window_can_only_lower_the_estimate() -> None:

@@ -96,12 +96,15 @@ def test_dag_test_of_a_manual_run_exports_the_window_ending_now(
     from airflow.utils.state import DagRunState
 
     dag = load(monkeypatch, EVENTS_EXPORT_DIR=str(tmp_path), EVENTS_SURGE_HOURS="3")
+    before = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     run = dag.test()
 
     assert run.state == DagRunState.SUCCESS
     (written,) = (tmp_path / "surge").iterdir()
     with written.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    expected = emulator.series("purchase", 3, "hour", datetime.now(timezone.utc))
+    last_hour = datetime.fromisoformat(rows[-1]["time"])
+    assert before <= last_hour <= datetime.now(timezone.utc)  # the hour the run started in, or a later one
+    expected = emulator.series("purchase", 3, "hour", last_hour)
     assert [(row["time"], int(row["count"])) for row in rows] == [(p["time"], p["count"]) for p in expected]
     assert written.name == rows[-1]["time"][:13].replace("-", "") + "00.csv"  # the window's last hour

@@ -11,10 +11,12 @@ import pendulum
 import pyarrow.parquet as pq
 import pytest
 
+from airflow_provider_events._aio import LOOK_AHEAD
 from airflow_provider_events._request import SeriesRequest
 from airflow_provider_events._stream import ordered_series, plan
 from airflow_provider_events.emulator import EventsEmulator
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError
+from airflow_provider_events.hooks.events import EventsAnalyticsHook
 from airflow_provider_events.operators.events import EventSeriesOperator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -94,13 +96,24 @@ def test_the_hook_streams_several_windows_event_by_event(emulator, hook) -> None
     assert seen[1][1] == emulator.series("a", 3, "hour", ending_at="2024-03-10T05:00:00-04:00")
 
 
-def test_an_error_in_the_consumer_stops_the_fetch(emulator, hook) -> None:
-    query = SeriesRequest.build([f"e{i}" for i in range(40)], length=1, ending_at="2024-01-01")
+def test_a_held_series_stops_the_fetch_at_the_look_ahead_and_an_error_ends_it(emulator, events_conn) -> None:
+    # One page per event, so pages and series are one to one. The look-ahead alone decides how many
+    # pages are started while the consumer holds the first series: every started page is let run to
+    # its answer before counting, so the concurrency bound only delays them, it cannot stop any.
+    look_ahead = LOOK_AHEAD * 2
+    query = SeriesRequest.build([f"e{i}" for i in range(look_ahead * 5)], length=1, ending_at="2024-01-01")
 
-    with pytest.raises(OSError, match="disk full"):
+    async def every_started_page_answered() -> None:
+        here = asyncio.current_task()
+        await asyncio.gather(*(task for task in asyncio.all_tasks() if task is not here))
+
+    hook = EventsAnalyticsHook(events_conn, max_concurrency=2, **FAST)
+    with hook, pytest.raises(OSError, match="disk full"):
         for _event, _points in hook.iter_series([query]):
+            hook._portal.run(every_started_page_answered())
+            assert emulator.request_count() == look_ahead
             raise OSError("disk full")
-    assert len(emulator.requests) < 40  # the look-ahead stopped, the rest was never asked for
+    assert emulator.request_count() == look_ahead  # the rest was never asked for
 
 
 def test_look_ahead_bounds_the_pages_started_but_not_handed_on() -> None:

@@ -6,6 +6,7 @@ import csv
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pendulum
 import pytest
@@ -64,9 +65,9 @@ def _load(name: str) -> object:
     return bag.dags[name]
 
 
-def _yesterday() -> str:
-    # The run is created "now": a daily timetable's last complete interval is yesterday (UTC).
-    return (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+def _day_before(run: Any) -> str:
+    # A daily timetable's last complete interval before the run: the (UTC) day before it.
+    return (run.run_after - timedelta(days=1)).date().isoformat()
 
 
 @pytest.mark.parametrize(
@@ -82,9 +83,9 @@ def test_every_example_runs_without_a_logical_date(
 ) -> None:
     monkeypatch.setenv("EVENTS_EXPORT_DIR", str(tmp_path))
     dag = _load(name)
-    day = _yesterday()
 
     run = dag.test(logical_date=None, run_conf=conf)  # type: ignore[attr-defined]
+    day = _day_before(run)
 
     assert run.logical_date is None
     assert run.state == "success", run.state
@@ -94,3 +95,54 @@ def test_every_example_runs_without_a_logical_date(
         with (tmp_path / folder / written[0]).open(newline="") as handle:
             times = [row["time"] for row in csv.DictReader(handle)]
         assert times[-1] == f"{day}T23:00:00+00:00"  # the interval's last hour, as a scheduled run
+
+
+MAPPED_DAG = """
+import os
+from datetime import datetime, timezone
+
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from airflow_provider_events.operators.events import EventSeriesOperator
+
+with DAG(
+    "mapped_without_logical_date",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+):
+    EventSeriesOperator.partial(
+        task_id="export",
+        unit="hour",
+        output_path=os.environ["MAPPED_EXPORT_DIR"] + "/{{ data_interval_start | ds }}/{event}.csv",
+        hook_params={"retry_delay": 0.01, "retry_limit": 1},
+    ).expand(event=["purchase", "signup"])
+"""
+
+
+def test_a_mapped_export_renders_its_templates_with_the_inferred_interval(
+    airflow_db, events_conn, emulator, tmp_path, monkeypatch
+) -> None:
+    # A mapped task renders its unmapped copy field by field (render_template), never through
+    # render_template_fields: without the inferred interval, data_interval_start is undefined here.
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.utils.session import create_session
+
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "mapped.py").write_text(MAPPED_DAG)
+    monkeypatch.setenv("MAPPED_EXPORT_DIR", str(tmp_path / "out"))
+    bag = DagBag(dag_folder=str(tmp_path / "dags"))
+    assert bag.import_errors == {}
+    # dag.test() syncs only the configured DAG folder (the examples): register this one first.
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+    sync_bag_to_db(bag, "dags-folder", None)
+
+    run = bag.dags["mapped_without_logical_date"].test(logical_date=None)
+    day = _day_before(run)
+
+    assert run.logical_date is None
+    assert run.state == "success", run.state
+    written = sorted(path.relative_to(tmp_path / "out").as_posix() for path in (tmp_path / "out").rglob("*"))
+    assert written == [day, f"{day}/purchase.csv", f"{day}/signup.csv"]

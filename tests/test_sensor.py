@@ -31,6 +31,7 @@ from airflow_provider_events.exceptions import (
 )
 from airflow_provider_events.sensors.events import EventCountSensor
 from airflow_provider_events.triggers.events import EventCountTrigger
+from tests.conftest import API_KEY
 
 SERIES = "/events/data_series"
 LIST = "/events/list"
@@ -118,14 +119,22 @@ def test_poke_mode_waits_until_recorded_events_cross_the_threshold(
     assert emulator.request_count(SERIES) >= 3
 
 
-def test_a_moving_window_counts_what_is_recorded_now(emulator: EventsEmulator, events_conn: str) -> None:
-    sensor = make_sensor(0, ending_at=None, length=1)
-    before = sensor.poke({}).xcom_value
-    emulator.record("purchase", 1000)
-    after = sensor.poke({}).xcom_value
-    assert isinstance(before, int)
-    # Unless the hour turned between the two pokes, the second one sees the 1,000 new events.
-    assert after == before + 1000 or datetime.now(timezone.utc).minute == 0
+def test_a_moving_window_counts_what_is_recorded_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No generated counts: the window holds exactly what the test records. Two hours, so that the
+    # events recorded between the pokes are inside the second poke's window even if the hour turns.
+    with EventsEmulator(api_key=API_KEY, background=False) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_EVENTS_ANALYTICS_DEFAULT", emulator.connection_json())
+        sensor = make_sensor(0, ending_at=None, length=2)
+        totals = []
+        for recorded in (0, 1000):
+            if recorded:
+                emulator.record("purchase", recorded)
+            before = datetime.now(timezone.utc).replace(microsecond=0)
+            totals.append(sensor.poke({}).xcom_value)
+            (*_, last) = (request for request in emulator.requests if request.path == SERIES)
+            sent = datetime.fromisoformat(last.params["ending_at"])
+            assert before <= sent <= datetime.now(timezone.utc)  # each poke's window ends then
+    assert totals == [0, 1000]
 
 
 def test_poke_mode_times_out(emulator: EventsEmulator, events_conn: str) -> None:

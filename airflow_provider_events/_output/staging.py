@@ -49,10 +49,10 @@ class StagedFiles:
             return local, handle
         from airflow.sdk import ObjectStoragePath
 
+        from airflow_provider_events._airflow_compat import storage_filesystem
+
         target = ObjectStoragePath(path)
-        # The wrapped UPath holds the connection's filesystem; unlike ObjectStoragePath.open it
-        # also reaches filesystems fsspec knows that no provider registers.
-        fs, key = target.__wrapped__.fs, target.__wrapped__.path
+        fs, key = storage_filesystem(target)  # also fsspec's own, where no provider registers one
         if not any(fs is known for known in self._filesystems):
             fs.start_transaction()
             self._filesystems.append(fs)

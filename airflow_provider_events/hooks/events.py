@@ -12,6 +12,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from requests.auth import AuthBase
 
 from airflow_provider_events import DEFAULT_CONN_ID
+from airflow_provider_events._airflow_compat import HttpSessionOverrides, check_http_hook, check_http_session
 from airflow_provider_events._client import (
     DEFAULT_MAX_CONCURRENCY,
     EventsHookIdentity,
@@ -43,7 +44,7 @@ __all__ = ["DEFAULT_MAX_CONCURRENCY", "EventsAnalyticsAsyncHook", "EventsAnalyti
 T = TypeVar("T")
 
 
-class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
+class EventsAnalyticsHook(EventsHookIdentity, HttpSessionOverrides, HttpHook):
     """
     Read custom event counts from the Custom Events Analytics REST API.
 
@@ -87,12 +88,13 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
         self.pipeline = RequestPipeline(settings)
         self._lock = threading.RLock()
         self._target: ApiTarget | None = None
+        self._auth: AuthBase | None = None
         self._session: Any = None
         self._aio: AioTransport | None = None
         self._portal = Portal()
         weakref.finalize(self, self._portal.close)
 
-    # -- connection: what HttpHook does, minus what is wrong for this API --------------------------
+    # -- connection: what HttpHook does, minus what is wrong for this API (see HttpSessionOverrides) -
 
     @property
     def target(self) -> ApiTarget:
@@ -102,25 +104,23 @@ class EventsAnalyticsHook(EventsHookIdentity, HttpHook):
                 self._target = load_target(self.events_conn_id, self.get_connection)
             return self._target
 
-    def _set_base_url(self, connection: Any) -> None:
-        self.base_url = self.target.base_url
-        self._base_url_initialized = True
-
-    def _configure_session_from_auth(self, session: Any, connection: Any) -> Any:
-        # Bearer from the password, with or without a login (HttpHook only authenticates with one);
-        # as session.auth, so that a ~/.netrc entry for the host cannot replace it with Basic auth.
-        session.auth = _BearerAuth(self.target)
-        return session
-
-    def _configure_session_from_extra(self, session: Any, connection: Any, extra_options: dict) -> Any:
-        # Extras are this provider's options, never request headers (HttpHook sends them as headers).
-        return session
+    def _session_auth(self) -> AuthBase:
+        """Bearer from the password, with or without a login (HttpHook only authenticates with one)."""
+        with self._lock:
+            if self._auth is None:
+                self._auth = _BearerAuth(self.target)
+            return self._auth
 
     def get_conn(
         self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
     ) -> Any:
         """The HTTP provider's ``requests`` session, trusting the certificates aiohttp trusts too."""
+        from requests.utils import default_headers
+
+        check_http_hook()
         session = super().get_conn(headers, extra_options)
+        expected = {*default_headers(), *(headers or {}), *self.default_headers}
+        check_http_session(session, self._session_auth(), {str(name).lower() for name in expected})
         ssl_context(self.target.verify)  # an unreadable CA bundle fails here as it would for aiohttp
         session.verify = requests_verify(self.target.verify)
         return session
