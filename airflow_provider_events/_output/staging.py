@@ -149,9 +149,10 @@ def _probe_remote(path: str) -> str | None:
     """What stops an upload beside ``path`` on object storage (None: nothing), left uncommitted."""
     from airflow.sdk import ObjectStoragePath
 
+    from airflow_provider_events._airflow_compat import storage_filesystem
+
     folder = path.split("{", 1)[0].rsplit("/", 1)[0]
-    target = ObjectStoragePath(f"{folder}/.probe-{uuid.uuid4().hex}.tmp")
-    fs, key = target.__wrapped__.fs, target.__wrapped__.path
+    fs, key = storage_filesystem(ObjectStoragePath(f"{folder}/.probe-{uuid.uuid4().hex}.tmp"))
     # The export's own path: a file in a transaction of the filesystem, here never committed.
     fs.start_transaction()
     try:
