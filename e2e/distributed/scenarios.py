@@ -40,8 +40,6 @@ SENSOR_DAY = "2024-01-01"
 # How many times the SIGSTOP scenario runs (each with its own crossing): E2E_SIGSTOP_REPEATS.
 SIGSTOP_REPEATS = int(os.environ.get("E2E_SIGSTOP_REPEATS", "1"))
 THRESHOLD_SECONDS = TRIGGERER_SETTINGS["TRIGGERER_HEALTH_CHECK_THRESHOLD"]
-# What the SIGSTOP runs saw, for the summary of the last one.
-_sigstop_results: list[tuple[int, int]] = []
 
 
 # -- reading the deployment ------------------------------------------------------------------------
@@ -251,20 +249,36 @@ def watcher_survives_the_sigkill_of_its_triggerer(dep: DistributedDeployment) ->
 
 def watcher_crossing_while_its_triggerer_was_stopped_is_never_lost(dep: DistributedDeployment) -> str:
     """SIGSTOP until the other takes over, SIGCONT just as the total crosses: >= 1 event, one id."""
-    lines = [_one_stopped_crossing(dep) for _ in range(SIGSTOP_REPEATS)]
-    duplicates = sum(1 for events, _ in _sigstop_results if events > 1)
-    for line in lines[:-1]:
+    results = [_one_stopped_crossing(dep) for _ in range(SIGSTOP_REPEATS)]
+    for line, _ in results[:-1]:
         print(f"      {line}")
-    note = f"; {duplicates} of {len(lines)} crossings fired twice" if len(lines) > 1 else ""
-    return lines[-1] + note
+    twice = sum(1 for _, events in results if events > 1)
+    note = f"; {twice} of {len(results)} crossings fired twice" if len(results) > 1 else ""
+    return results[-1][0] + note
 
 
-def _one_stopped_crossing(dep: DistributedDeployment) -> str:
+def _log_offsets(dep: DistributedDeployment) -> dict[str, int]:
+    return {name: (dep.logs / f"{name}.log").stat().st_size for name in TRIGGERERS}
+
+
+def _logged_since(dep: DistributedDeployment, offsets: dict[str, int], text: str) -> dict[str, int]:
+    """How often each triggerer logged ``text`` since ``offsets``."""
+    counts = {}
+    for name, offset in offsets.items():
+        with (dep.logs / f"{name}.log").open("rb") as log:
+            log.seek(offset)
+            counts[name] = log.read().decode(errors="replace").count(text)
+    return counts
+
+
+def _one_stopped_crossing(dep: DistributedDeployment) -> tuple[str, int]:
+    """One SIGSTOP takeover and crossing: its line, and how many events it gave."""
     set_total(dep, THRESHOLD - 20)
     quiet(dep)
     events_before, runs_before = asset_events(dep), len(watcher_runs(dep))
     trigger_id, owner = watcher_owner(dep)
     assert owner, "the watcher's trigger is assigned to no triggerer"
+    successor = _other(owner, TRIGGERERS)
     dep.send_signal(owner, signal.SIGSTOP)
     stopped = time.monotonic()
     try:
@@ -274,6 +288,7 @@ def _one_stopped_crossing(dep: DistributedDeployment) -> str:
         # Longer than the health check's threshold, whenever the takeover came.
         time.sleep(max(0.0, THRESHOLD_SECONDS + 2 - (time.monotonic() - stopped)))
         total = THRESHOLD + 15
+        offsets = _log_offsets(dep)
         set_total(dep, total)
     finally:
         dep.send_signal(owner, signal.SIGCONT)
@@ -286,14 +301,17 @@ def _one_stopped_crossing(dep: DistributedDeployment) -> str:
     time.sleep(2 * float(TRIGGERER_SETTINGS["JOB_HEARTBEAT_SEC"]) + 4)  # room for a second one
     new, runs = fired(), len(watcher_runs(dep))
     ids, earlier = crossing_ids(new), set(crossing_ids(events_before))
-    _sigstop_results.append((len(new), runs - runs_before))
+    firing = _logged_since(dep, offsets, "crossed, firing")
+    cancelled = _logged_since(dep, offsets, "Trigger cancelled")[owner]
     assert len(set(ids)) == 1, f"{len(new)} events of one crossing with different ids: {ids}"
     assert not set(ids) & earlier, f"the crossing reused an earlier crossing's id: {ids[0]}"
     assert window_total(dep) == total
     return (
-        f"SIGSTOP {owner} {held:.1f} s (> threshold {THRESHOLD_SECONDS} s; "
-        f"{_other(owner, TRIGGERERS)} took over in {seconds:.1f} s), SIGCONT as {total}/{THRESHOLD} crossed: "
-        f"{len(new)} event(s), crossing_id {ids[0]}; runs {runs_before} -> {runs}"
+        f"SIGSTOP {owner} {held:.1f} s (> threshold {THRESHOLD_SECONDS} s; {successor} took over in "
+        f"{seconds:.1f} s), SIGCONT as {total}/{THRESHOLD} crossed: {len(new)} event(s), crossing_id "
+        f"{', '.join(ids)}; fired by {successor} {firing[successor]}x, resumed {owner} {firing[owner]}x "
+        f"(its copy cancelled: {'yes' if cancelled else 'no'}); runs {runs_before} -> {runs}",
+        len(new),
     )
 
 
