@@ -170,14 +170,7 @@ class Deployment:
     def start(self) -> None:
         """Migrate the database, start the emulator and the four components, log in, wait for DAGs."""
         self._prepare_folders()
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        migrate = subprocess.run(
-            [airflow, "db", "migrate"], env=self._env, cwd=REPO, capture_output=True, text=True
-        )
-        if migrate.returncode:
-            raise RuntimeError(
-                f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}"
-            )
+        airflow = self.migrate()
         for name in self.emulators:
             self._start_emulator(name)
         # In the environment, not the database: the watcher polls as soon as its DAG is parsed.
@@ -187,6 +180,18 @@ class Deployment:
             self._spawn(component, [airflow, component])
         self.token = wait_for("the API server's login", self._token, timeout=120)
         self.http.headers["Authorization"] = f"Bearer {self.token}"
+
+    def migrate(self) -> str:
+        """``airflow db migrate`` on the deployment's database; the ``airflow`` command's path."""
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        migrate = subprocess.run(
+            [airflow, "db", "migrate"], env=self._env, cwd=REPO, capture_output=True, text=True
+        )
+        if migrate.returncode:
+            raise RuntimeError(
+                f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}"
+            )
+        return airflow
 
     @property
     def emulator_url(self) -> str:
@@ -314,15 +319,18 @@ class Deployment:
 
     def leftovers(self) -> list[str]:
         """The processes started, or seen below them, still running (empty once it is stopped)."""
+        groups = {pgid: name for name, pgid in self.started}
+        seen = {member.pid for member in self._seen}
         alive = []
-        for name, pgid in self.started:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, 0)
-                alive.append(f"{name} (group {pgid})")
-        for member in self._seen:
-            with contextlib.suppress(psutil.Error):
-                if member.is_running() and member.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(f"pid {member.pid}")
+        for process in psutil.process_iter():
+            # A zombie has ended; it waits only for whoever adopted it to collect its status.
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                if (pgid := os.getpgid(process.pid)) in groups:
+                    alive.append(f"{groups[pgid]} (pid {process.pid}, group {pgid})")
+                elif process.pid in seen and any(process == member for member in self._seen):
+                    alive.append(f"pid {process.pid}")
         return alive
 
     def process_list(self) -> list[tuple[str, int, int | None]]:

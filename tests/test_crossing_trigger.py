@@ -298,46 +298,26 @@ def test_error_backoff_is_capped_and_honours_retry_after() -> None:
 
 
 @needs_33
-def test_a_failed_state_write_delays_the_event_and_never_doubles_it(
-    emulator: EventsEmulator, events_conn: str
+@pytest.mark.parametrize("failing", ["failures", "set_failures"], ids=["the read", "the record"])
+def test_a_failed_state_call_delays_or_retries_the_record_and_never_doubles_the_event(
+    emulator: EventsEmulator, events_conn: str, failing: str
 ) -> None:
+    # A failed read before firing delays the event; a failed record after it is retried, and
+    # meanwhile this instance remembers the crossing.
     store = MemoryStore()
     trigger = make_trigger(events_conn, window_total(emulator) + 5, store)
 
     async def run() -> list[dict[str, Any]]:
         async with Runner(trigger, emulator) as runner:
             await runner.polls(1)
-            store.failures.append(RuntimeError("execution API unreachable"))
+            getattr(store, failing).append(RuntimeError("execution API unreachable"))
             emulator.record("purchase", 5)
             await runner.polls(4)
         return runner.payloads
 
     assert len(scenario(run)) == 1
-
-
-@needs_33
-def test_a_failed_record_after_the_event_is_retried_and_never_doubles_it(
-    emulator: EventsEmulator, events_conn: str
-) -> None:
-    store = MemoryStore()
-    trigger = make_trigger(events_conn, window_total(emulator) + 5, store)
-
-    async def run() -> list[dict[str, Any]]:
-        async with Runner(trigger, emulator) as runner:
-            await runner.polls(1)
-            store.set_failures.append(RuntimeError("execution API unreachable"))
-            emulator.record("purchase", 5)
-            await runner.polls(4)
-        return runner.payloads
-
-    assert len(scenario(run)) == 1
-    assert store.values[trigger.state_key] | {"total": None, "last_bucket": None} == {
-        "above": True,
-        "crossings": 1,
-        "total": None,
-        "last_bucket": None,
-        "threshold": trigger.threshold,
-    }
+    stored = store.values[trigger.state_key]
+    assert (stored["above"], stored["crossings"], stored["threshold"]) == (True, 1, trigger.threshold)
 
 
 def two_instances(
@@ -351,15 +331,23 @@ def two_instances(
     return first, second
 
 
+def crossed_pair(
+    emulator: EventsEmulator, events_conn: str
+) -> tuple[MemoryStore, EventCountCrossingTrigger, EventCountCrossingTrigger]:
+    """Two instances of one watcher's trigger on one store, the total already at their threshold."""
+    store = MemoryStore()
+    first, second = two_instances(events_conn, window_total(emulator) + 5, store)
+    emulator.record("purchase", 5)
+    return store, first, second
+
+
 @needs_33
 def test_two_triggerers_firing_for_one_crossing_give_it_one_id(
     emulator: EventsEmulator, events_conn: str
 ) -> None:
     # apache/airflow#41231: a stalled triggerer and its successor may run one trigger at once. Both
     # poll above before either has recorded the crossing: both fire, with the same crossing_id.
-    store = MemoryStore()
-    first, second = two_instances(events_conn, window_total(emulator) + 5, store)
-    emulator.record("purchase", 5)
+    store, first, second = crossed_pair(emulator, events_conn)
 
     async def run() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
         one, two = first.run(), second.run()
@@ -404,27 +392,37 @@ def test_a_triggerer_resuming_after_another_recorded_the_crossing_does_not_fire(
     assert store.values[stalled.state_key]["crossings"] == 1
 
 
-@needs_33
-def test_no_crossing_is_lost_when_the_triggerer_stops_between_poll_and_handover(
-    emulator: EventsEmulator, events_conn: str
-) -> None:
+def stopped_then_taken_over(
+    emulator: EventsEmulator, events_conn: str, stalls: str
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """
+    A triggerer stopped in the store call ``stalls`` of a crossing, then cancelled, as one whose
+    trigger moved elsewhere is; the next owner runs on. The state key and what each one fired.
+    """
     store = MemoryStore()
     stopped, successor = two_instances(events_conn, window_total(emulator) + 5, store)
 
     async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with Runner(stopped, emulator) as runner:
             await runner.polls(1)
-            reached = store.stall("aget")  # the read just before firing
+            reached = store.stall(stalls)
             emulator.record("purchase", 5)
             await asyncio.wait_for(reached.wait(), 20)
-        # Cancelled there, as a triggerer whose trigger moved elsewhere is: nothing was recorded,
-        async with Runner(successor, emulator) as next_owner:  # so the next owner fires the crossing.
+        async with Runner(successor, emulator) as next_owner:
             await next_owner.polls(3)
         return runner.payloads, next_owner.payloads
 
-    before, after = scenario(run)
+    return stopped.state_key, *scenario(run)
+
+
+@needs_33
+def test_no_crossing_is_lost_when_the_triggerer_stops_between_poll_and_handover(
+    emulator: EventsEmulator, events_conn: str
+) -> None:
+    # Stopped in the read just before firing: nothing was recorded, so the next owner fires.
+    state_key, before, after = stopped_then_taken_over(emulator, events_conn, "aget")
     assert before == []
-    assert [payload["crossing_id"] for payload in after] == [f"{successor.state_key}:1"]
+    assert [payload["crossing_id"] for payload in after] == [f"{state_key}:1"]
 
 
 @needs_33
@@ -433,9 +431,7 @@ def test_an_event_closed_before_it_was_taken_is_fired_again_with_the_same_id(
 ) -> None:
     # Airflow's triggerer queues an event and asks for the next one at once: a trigger closed while
     # still holding its event was cancelled before queueing it, so the crossing must stay unrecorded.
-    store = MemoryStore()
-    closed, successor = two_instances(events_conn, window_total(emulator) + 5, store)
-    emulator.record("purchase", 5)
+    _, closed, successor = crossed_pair(emulator, events_conn)
 
     async def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         generator = closed.run()
@@ -455,22 +451,9 @@ def test_cancelled_while_recording_a_handed_over_event_a_repeat_carries_its_id(
 ) -> None:
     # The old order's loss, turned the other way: the event is out, its record never completes, and
     # the next owner's repeat is marked as the same crossing instead of the crossing being lost.
-    store = MemoryStore()
-    stopped, successor = two_instances(events_conn, window_total(emulator) + 5, store)
-
-    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        async with Runner(stopped, emulator) as runner:
-            await runner.polls(1)
-            reached = store.stall("aset")
-            emulator.record("purchase", 5)
-            await asyncio.wait_for(reached.wait(), 20)
-        async with Runner(successor, emulator) as next_owner:
-            await next_owner.polls(3)
-        return runner.payloads, next_owner.payloads
-
-    before, after = scenario(run)
+    state_key, before, after = stopped_then_taken_over(emulator, events_conn, "aset")
     assert len(before) == len(after) == 1
-    assert before[0]["crossing_id"] == after[0]["crossing_id"] == f"{stopped.state_key}:1"
+    assert before[0]["crossing_id"] == after[0]["crossing_id"] == f"{state_key}:1"
 
 
 @needs_33

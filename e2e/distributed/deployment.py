@@ -161,14 +161,7 @@ class DistributedDeployment(Deployment):
         for name in self.emulators:
             self._start_emulator(name)
         wait_for("PostgreSQL to accept connections", self._create_database, timeout=60)
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        migrate = subprocess.run(
-            [airflow, "db", "migrate"], env=self._env, cwd=REPO, capture_output=True, text=True
-        )
-        if migrate.returncode:
-            raise RuntimeError(
-                f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}"
-            )
+        airflow = self.migrate()
         for component in SERVERS:
             self._spawn(component, [airflow, component])
         wait_for("moto's S3", self._create_bucket, timeout=60)
