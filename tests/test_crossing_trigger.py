@@ -369,6 +369,44 @@ def test_two_triggerers_firing_for_one_crossing_give_it_one_id(
 
 
 @needs_33
+def test_a_triggerer_stalled_at_its_event_never_takes_the_crossing_count_back(
+    emulator: EventsEmulator, events_conn: str
+) -> None:
+    # Stalled after handing crossing 1 over; meanwhile the other fires it too, and then crossing 2.
+    # Recording crossing 1 late must not give the next crossing, seen by a new instance, id 2 again.
+    store, stalled, successor = crossed_pair(emulator, events_conn)
+    _, later = two_instances(events_conn, stalled.threshold, store)
+
+    async def crossing_again(runner: Runner) -> None:
+        emulator.record("purchase", -5)
+        await runner.polls(2)
+        emulator.record("purchase", 5)
+        await runner.polls(2)
+
+    async def run() -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+        generator = stalled.run()
+        late = (await anext(generator)).payload["crossing_id"]
+        async with Runner(successor, emulator) as other:
+            await other.polls(2)
+            await crossing_again(other)
+        resumed = asyncio.ensure_future(anext(generator))  # it records crossing 1 now
+        await asyncio.sleep(0.2)
+        resumed.cancel()
+        await asyncio.gather(resumed, return_exceptions=True)
+        async with Runner(later, emulator) as new_instance:
+            await new_instance.polls(1)
+            await crossing_again(new_instance)
+        return late, other.payloads, new_instance.payloads
+
+    late, other, new_instance = scenario(run)
+    key = stalled.state_key
+    assert late == f"{key}:1"
+    assert [payload["crossing_id"] for payload in other] == [f"{key}:1", f"{key}:2"]
+    assert [payload["crossing_id"] for payload in new_instance] == [f"{key}:3"]
+    assert store.values[key]["crossings"] == 3
+
+
+@needs_33
 def test_a_triggerer_resuming_after_another_recorded_the_crossing_does_not_fire(
     emulator: EventsEmulator, events_conn: str
 ) -> None:

@@ -310,7 +310,7 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
                 if side is None:
                     side = await self._recall(store)
                 elif unsaved:
-                    await self._remember(store, side)
+                    side = await self._remember(store, side)
                     unsaved = False
                 series = await hook.get_series(self.event, **window_args(self))
                 total, last_bucket = total_count(series), series[-1]["time"]
@@ -321,8 +321,7 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
                     side = await self._recall(store)
                     fire, above = crossing_step(side.above, total, self.threshold)
                 if not fire and above != side.above:
-                    side = _Side(above, side.crossings, total, last_bucket)
-                    await self._remember(store, side)
+                    side = await self._remember(store, _Side(above, side.crossings, total, last_bucket))
             except Exception as err:
                 failures += 1
                 delay = error_backoff(self.poke_interval, failures, err)
@@ -343,7 +342,7 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
                 # would lose it; left unrecorded, the next owner fires it again under the same id.
                 yield TriggerEvent(self.payload(total, last_bucket, self.crossing_id(side.crossings)))
                 try:
-                    await self._remember(store, side)
+                    side = await self._remember(store, side)
                 except Exception as err:
                     unsaved = True  # kept in memory, so this instance never fires it twice
                     self._log_failure(err, 1, self.poke_interval)
@@ -383,11 +382,20 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
             raise self._shared_error(err) from None
         return _Side.from_stored(stored)
 
-    async def _remember(self, store: Any, side: _Side) -> None:
+    async def _remember(self, store: Any, side: _Side) -> _Side:
+        """
+        Record ``side``; what the store holds after. The crossing count never goes back: a
+        triggerer that stalled before recording its crossing may find a later one recorded.
+        """
+        stored = await self._recall(store)
+        if side.above and stored.crossings > side.crossings:
+            return stored
+        side = side._replace(crossings=max(side.crossings, stored.crossings))
         try:
             await store.aset(self.state_key, side.stored(self.threshold))
         except ValueError as err:
             raise self._shared_error(err) from None
+        return side
 
     def _shared_error(self, err: ValueError) -> EventsAnalyticsConfigError:
         return EventsAnalyticsConfigError(
