@@ -20,6 +20,7 @@ from typing import Any
 
 from e2e.deployment import wait_for
 from e2e.distributed.deployment import (
+    BUCKET,
     S3_SECRET_KEY,
     SLOW_LATENCY_MS,
     TRIGGERER_SETTINGS,
@@ -137,6 +138,8 @@ def exports_spread_over_both_workers_to_s3(dep: DistributedDeployment) -> str:
         rows = _csv_rows(objects[f"hours/{event}.csv"])
         assert rows == _expected(dep, event, 24, EXPORT_END), f"hours/{event}.csv differs from the emulator"
     assert set(hosts) == set(WORKERS), f"the exports ran on {spread} only"
+    listing = ", ".join(f"{key} ({len(content)} B)" for key, content in sorted(objects.items()))
+    print(f"      s3://{BUCKET}/: {listing}")
     first = objects[f"hours/{EVENTS[0]}.csv"].decode().splitlines()
     print(f"      hours/{EVENTS[0]}.csv begins: {' | '.join(first[:3])}")
     return (
