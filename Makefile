@@ -8,7 +8,7 @@ OLDEST := .ci/constraints-oldest.txt
 export AIRFLOW__CORE__UNIT_TEST_MODE := True
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: test lint typecheck pytest demo bench test-oldest test-py310 test-py313 dist clean e2e
+.PHONY: test lint typecheck pytest demo bench test-oldest test-py310 test-py313 dist clean e2e e2e-distributed
 
 $(BIN)/.installed: pyproject.toml $(OLDEST)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ $(BIN)/.installed-e2e: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[e2e]'
 	touch $@
 
+# A distributed deployment on this machine, in .e2e-distributed/: PostgreSQL, a Redis broker, moto's
+# S3, two triggerers and two Celery workers that reach Airflow only through its API (see
+# e2e/distributed/). Debian's postgresql and redis-server are installed when missing (CI runs as root).
+e2e-distributed: $(BIN)/.installed-distributed
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql)
+	command -v redis-server >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server)
+	$(BIN)/python -m e2e.distributed.run
+
+$(BIN)/.installed-distributed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[distributed]'
+	touch $@
+
 # The suite again in a separate virtualenv on the oldest supported Airflow release.
 test-oldest:
 	$(MAKE) pytest VENV=.venv-oldest PIP_EXTRA='-c $(OLDEST)'
@@ -65,4 +77,4 @@ dist: $(BIN)/.installed
 	rm -rf dist && $(BIN)/python -m build --outdir dist . && $(BIN)/twine check --strict dist/*
 
 clean:
-	rm -rf .venv .venv-oldest .venv-py310 .venv-py313 dist build *.egg-info .demo .bench .e2e
+	rm -rf .venv .venv-oldest .venv-py310 .venv-py313 dist build *.egg-info .demo .bench .e2e .e2e-distributed

@@ -16,10 +16,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+import psutil
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,17 +62,33 @@ class Deployment:
 
     :param dag_files: DAG files to serve, linked into one DAGs folder.
     :param api_key: the key the emulator accepts and the default connection holds.
+    :param root: the scratch folder, emptied at start.
     """
 
-    def __init__(self, dag_files: list[Path], api_key: str) -> None:
+    #: Emulators to start: name -> extra command-line arguments.
+    emulators: ClassVar[Mapping[str, list[str]]] = EMULATORS
+    #: The ports to pick, by name: :attr:`ports` holds them.
+    port_names: ClassVar[tuple[str, ...]] = ("api", "worker_logs", "trigger_logs")
+    #: Which of :attr:`ports` each component listens on, for the process list.
+    component_ports: ClassVar[Mapping[str, str]] = {
+        "api-server": "api",
+        "scheduler": "worker_logs",
+        "triggerer": "trigger_logs",
+    }
+
+    def __init__(self, dag_files: list[Path], api_key: str, root: Path = ROOT) -> None:
         self.api_key = api_key
-        self.home, self.logs, self.exports = ROOT / "home", ROOT / "logs", ROOT / "exports"
-        self.dags = ROOT / "dags"
+        self.root = root
+        self.home, self.logs, self.exports = root / "home", root / "logs", root / "exports"
+        self.dags = root / "dags"
         self.dag_files = dag_files
-        self.ports = {name: free_port() for name in ("api", "worker_logs", "trigger_logs")}
+        self.ports = {name: free_port() for name in self.port_names}
         self.api_url = f"http://127.0.0.1:{self.ports['api']}"
         self.emulator_urls: dict[str, str] = {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # Every process group ever started, stopped or not: teardown checks that none is left.
+        self.started: list[tuple[str, int]] = []
+        self._seen: list[psutil.Process] = []  # processes found below them when signalled
         self.triggered: list[tuple[str, str]] = []
         self.password = secrets.token_urlsafe(12)
         self.token = ""
@@ -124,34 +141,37 @@ class Deployment:
         return env
 
     def _prepare_folders(self) -> None:
-        shutil.rmtree(ROOT, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
         for folder in (self.home, self.logs, self.exports, self.dags):
             folder.mkdir(parents=True)
         for path in self.dag_files:
             (self.dags / path.name).symlink_to(path)
         (self.home / "passwords.json").write_text(json.dumps({"admin": self.password}))
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str] | None = None, **popen: Any
+    ) -> subprocess.Popen[bytes]:
+        """Start ``command`` in a process group of its own, logging to ``logs/<name>.log``."""
         log = (self.logs / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            command, env=self._env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=self._env if env is None else env,
+            cwd=popen.pop("cwd", REPO),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **popen,
         )
         log.close()
         self.processes[name] = process
+        self.started.append((name, process.pid))
         return process
 
     def start(self) -> None:
         """Migrate the database, start the emulator and the four components, log in, wait for DAGs."""
         self._prepare_folders()
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        migrate = subprocess.run(
-            [airflow, "db", "migrate"], env=self._env, cwd=REPO, capture_output=True, text=True
-        )
-        if migrate.returncode:
-            raise RuntimeError(
-                f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}"
-            )
-        for name in EMULATORS:
+        airflow = self.migrate()
+        for name in self.emulators:
             self._start_emulator(name)
         # In the environment, not the database: the watcher polls as soon as its DAG is parsed.
         surge = {"conn_type": "events_analytics", "host": self.surge_url, "password": self.api_key}
@@ -160,6 +180,18 @@ class Deployment:
             self._spawn(component, [airflow, component])
         self.token = wait_for("the API server's login", self._token, timeout=120)
         self.http.headers["Authorization"] = f"Bearer {self.token}"
+
+    def migrate(self) -> str:
+        """``airflow db migrate`` on the deployment's database; the ``airflow`` command's path."""
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        migrate = subprocess.run(
+            [airflow, "db", "migrate"], env=self._env, cwd=REPO, capture_output=True, text=True
+        )
+        if migrate.returncode:
+            raise RuntimeError(
+                f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}"
+            )
+        return airflow
 
     @property
     def emulator_url(self) -> str:
@@ -170,10 +202,10 @@ class Deployment:
         return self.emulator_urls.get("surge-emulator", "")
 
     def _start_emulator(self, name: str, port: int = 0) -> None:
-        port_file = ROOT / f"{name}.port"
+        port_file = self.root / f"{name}.port"
         port_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "airflow_provider_events.emulator", "--port-file", str(port_file)]
-        command += ["--port", str(port), "--api-key", self.api_key, "--verbose", *EMULATORS[name]]
+        command += ["--port", str(port), "--api-key", self.api_key, "--verbose", *self.emulators[name]]
         self._spawn(name, command)
         bound = wait_for(f"the {name}'s port", lambda: port_file.read_text().strip(), timeout=30, every=0.1)
         self.emulator_urls[name] = f"http://127.0.0.1:{bound}"
@@ -193,40 +225,73 @@ class Deployment:
     # -- teardown ------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """End every process group this deployment started: SIGTERM, then SIGKILL after 10 s."""
-        for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for process in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for process in self.processes.values():
-            # SIGTERM alone can leave the scheduler's group running: the group goes, whatever is in it.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
+        """End every process this deployment started: SIGTERM, then SIGKILL after 10 s."""
+        for names in self.stop_order():
+            self._stop_together([name for name in names if name in self.processes])
+        self._kill_seen()
         self.processes.clear()
         self.http.close()
 
-    def stop_component(self, component: str) -> None:
-        """End one component's process group (``"triggerer"``, ``"emulator"``, ...): TERM, then KILL."""
-        process = self.processes.pop(component)
+    def stop_order(self) -> list[list[str]]:
+        """The components to stop, a list of those stopped together at a time: here all at once."""
+        return [list(self.processes)]
+
+    def _stop_together(self, names: list[str]) -> None:
+        for name in names:
+            self.send_signal(name, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for name in names:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.processes[name].wait(timeout=max(0.1, deadline - time.monotonic()))
+        for name in names:
+            # SIGTERM alone can leave the scheduler's group running: the group goes, whatever is in it.
+            self.send_signal(name, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.processes[name].wait(timeout=5)
+
+    def send_signal(self, component: str, signum: int) -> None:
+        """
+        Send ``signum`` to a component's process group and to every process below it.
+
+        Airflow gives each task and trigger runner a process group of its own: a machine that
+        dies, or stalls, takes them along, so the signal reaches them too.
+        """
+        process = self.processes[component]
+        members: list[psutil.Process] = []
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(process.pid)
+            members = [root, *root.children(recursive=True)]
+        self._seen.extend(members)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signum)
+        for member in members:  # those in groups of their own; the group's own got it once already
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if os.getpgid(member.pid) != process.pid:
+                    member.send_signal(signum)
+
+    def _kill_seen(self) -> None:
+        for member in self._seen:
+            with contextlib.suppress(psutil.Error):
+                if member.is_running():
+                    member.kill()
+
+    def stop_component(self, component: str, signum: int = signal.SIGTERM) -> None:
+        """End one component (``"triggerer"``, ``"emulator"``, ...): ``signum``, then KILL after 20 s."""
+        self.send_signal(component, signum)
+        process = self.processes[component]
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            self.send_signal(component, signal.SIGKILL)
             process.wait(timeout=5)
+        del self.processes[component]
 
     def start_component(self, component: str) -> None:
         """
         Start a stopped component again. The emulator comes back on its old port (an outage's end),
         without the events recorded before: they lived in the stopped process.
         """
-        if component in EMULATORS:
+        if component in self.emulators:
             self._start_emulator(component, port=int(self.emulator_urls[component].rsplit(":", 1)[1]))
         else:
             self._spawn(component, [str(Path(sys.executable).with_name("airflow")), component])
@@ -251,6 +316,28 @@ class Deployment:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     open_ports.append(port)
         return open_ports
+
+    def leftovers(self) -> list[str]:
+        """The processes started, or seen below them, still running (empty once it is stopped)."""
+        groups = {pgid: name for name, pgid in self.started}
+        seen = {member.pid for member in self._seen}
+        alive = []
+        for process in psutil.process_iter():
+            # A zombie has ended; it waits only for whoever adopted it to collect its status.
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                if (pgid := os.getpgid(process.pid)) in groups:
+                    alive.append(f"{groups[pgid]} (pid {process.pid}, group {pgid})")
+                elif process.pid in seen and any(process == member for member in self._seen):
+                    alive.append(f"pid {process.pid}")
+        return alive
+
+    def process_list(self) -> list[tuple[str, int, int | None]]:
+        """``(component, pid, port)`` of each process running now; the port it serves, if any."""
+        ports = {name: self.ports[port] for name, port in self.component_ports.items()}
+        ports.update({name: int(url.rsplit(":", 1)[1]) for name, url in self.emulator_urls.items()})
+        return [(name, process.pid, ports.get(name)) for name, process in self.processes.items()]
 
     # -- REST API ------------------------------------------------------------------------------------
 

@@ -39,25 +39,25 @@ def _at() -> str:
     return _anchor[0]
 
 
-def _total(dep: Deployment) -> int:
+def window_total(dep: Deployment) -> int:
     now = datetime.now(timezone.utc).isoformat()
     return sum(point["count"] for point in dep.series(EVENT, HOURS, "hour", now, url=dep.surge_url))
 
 
-def _set_total(dep: Deployment, target: int) -> datetime:
+def set_total(dep: Deployment, target: int) -> datetime:
     """Record what makes the window's total ``target``; returns when it took effect."""
-    change = target - _total(dep)
+    change = target - window_total(dep)
     if change:
         dep.record_events(EVENT, change, at=_at(), url=dep.surge_url)
     return datetime.now(timezone.utc)
 
 
-def _polls(dep: Deployment) -> int:
+def watcher_polls(dep: Deployment) -> int:
     """API requests the surge emulator answered: the watcher's polls, once our own reads are done."""
     return len(dep.emulator_statuses(EMULATOR))
 
 
-def _runs(dep: Deployment) -> list[dict[str, Any]]:
+def watcher_runs(dep: Deployment) -> list[dict[str, Any]]:
     runs = dep.api("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
     assert all(run["run_type"] == "asset_triggered" for run in runs), runs
     return sorted(runs, key=lambda run: run["queued_at"])
@@ -69,19 +69,23 @@ def _failures(dep: Deployment) -> tuple[int, int]:
     return log.count("GET /events/data_series failed (attempt"), log.count(f"Polling '{EVENT}' failed")
 
 
-def _quiet(dep: Deployment) -> int:
+def quiet(dep: Deployment) -> int:
     """Let the watcher poll ``QUIET_POLLS`` more times, then wait for a run they might have caused."""
-    start = _polls(dep)
-    wait_for(f"{QUIET_POLLS} more polls of the watcher", lambda: _polls(dep) >= start + QUIET_POLLS, 120)
+    start = watcher_polls(dep)
+
+    def polled() -> bool:
+        return watcher_polls(dep) >= start + QUIET_POLLS
+
+    wait_for(f"{QUIET_POLLS} more polls of the watcher", polled, 120)
     time.sleep(RUN_DELAY)
-    return len(_runs(dep))
+    return len(watcher_runs(dep))
 
 
-def _started(dep: Deployment, count: int, crossed: datetime) -> tuple[str, float]:
+def started_run(dep: Deployment, count: int, crossed: datetime) -> tuple[str, float]:
     """Wait for the ``count``-th run to start; its id and the seconds from the crossing to its start."""
 
     def started() -> dict[str, Any] | None:
-        runs = _runs(dep)
+        runs = watcher_runs(dep)
         return runs[count - 1] if len(runs) >= count and runs[count - 1]["start_date"] else None
 
     run = wait_for(f"run {count} of {DAG_ID} to start", started, timeout=90)
@@ -127,21 +131,21 @@ def _schedule_on_assets_only(dep: Deployment) -> None:
 
 def watcher_below_the_threshold_starts_no_run(dep: Deployment) -> str:
     _schedule_on_assets_only(dep)
-    wait_for("the watcher's first poll", lambda: _polls(dep) > 0, timeout=120)
+    wait_for("the watcher's first poll", lambda: watcher_polls(dep) > 0, timeout=120)
     total = THRESHOLD // 2
-    _set_total(dep, total)
-    runs = _quiet(dep)
+    set_total(dep, total)
+    runs = quiet(dep)
     assert runs == 0, f"{runs} run(s) below the threshold"
     return f"total {total}/{THRESHOLD} for {QUIET_POLLS} polls: runs {runs} (expected 0)"
 
 
 def watcher_one_crossing_starts_exactly_one_run(dep: Deployment) -> str:
-    before, total = len(_runs(dep)), THRESHOLD + 10
-    crossed = _set_total(dep, total)
-    run_id, seconds = _started(dep, before + 1, crossed)
-    polls = _polls(dep)
+    before, total = len(watcher_runs(dep)), THRESHOLD + 10
+    crossed = set_total(dep, total)
+    run_id, seconds = started_run(dep, before + 1, crossed)
+    polls = watcher_polls(dep)
     time.sleep(20)
-    polled, later = _polls(dep) - polls, len(_runs(dep))
+    polled, later = watcher_polls(dep) - polls, len(watcher_runs(dep))
     assert later == before + 1 and polled >= 5, f"{later} runs, {polled} polls in 20 s"
     crossing = _check_run(dep, run_id, total)
     print(f"      payload {run_id} read: {json.dumps(crossing)}")
@@ -152,15 +156,15 @@ def watcher_one_crossing_starts_exactly_one_run(dep: Deployment) -> str:
 
 
 def watcher_falls_below_then_crosses_again(dep: Deployment) -> str:
-    before = len(_runs(dep))
-    _set_total(dep, THRESHOLD - 20)
-    below = _quiet(dep)
+    before = len(watcher_runs(dep))
+    set_total(dep, THRESHOLD - 20)
+    below = quiet(dep)
     assert below == before, f"{below - before} run(s) on falling below"
     total = THRESHOLD + 20
-    crossed = _set_total(dep, total)
-    run_id, seconds = _started(dep, before + 1, crossed)
+    crossed = set_total(dep, total)
+    run_id, seconds = started_run(dep, before + 1, crossed)
     _check_run(dep, run_id, total)
-    after = len(_runs(dep))
+    after = len(watcher_runs(dep))
     assert after == before + 1, f"{after - before} new runs for one crossing"
     return (
         f"{THRESHOLD - 20} then {total}/{THRESHOLD}: runs {before} -> {below} below -> {after} "
@@ -169,14 +173,14 @@ def watcher_falls_below_then_crosses_again(dep: Deployment) -> str:
 
 
 def watcher_triggerer_restart_while_above_starts_no_run(dep: Deployment) -> str:
-    total, before = _total(dep), len(_runs(dep))
+    total, before = window_total(dep), len(watcher_runs(dep))
     assert total >= THRESHOLD, f"this scenario needs the total above {THRESHOLD}; it is {total}"
     began = time.monotonic()
     dep.restart("triggerer")
-    polls = _polls(dep)
-    wait_for("the new triggerer's watcher to poll", lambda: _polls(dep) > polls, timeout=180)
+    polls = watcher_polls(dep)
+    wait_for("the new triggerer's watcher to poll", lambda: watcher_polls(dep) > polls, timeout=180)
     first_poll = time.monotonic() - began
-    after = _quiet(dep)
+    after = quiet(dep)
     assert after == before, f"{after - before} run(s) after a triggerer restart while above"
     return (
         f"total {total}/{THRESHOLD} across a triggerer restart (first poll {first_poll:.1f} s after it): "
@@ -185,21 +189,21 @@ def watcher_triggerer_restart_while_above_starts_no_run(dep: Deployment) -> str:
 
 
 def watcher_crossing_after_a_15s_api_outage_starts_a_run(dep: Deployment) -> str:
-    before = len(_runs(dep))
-    _set_total(dep, THRESHOLD - 20)
-    below = _quiet(dep)
+    before = len(watcher_runs(dep))
+    set_total(dep, THRESHOLD - 20)
+    below = quiet(dep)
     assert below == before, f"{below - before} run(s) on falling below"
     failures = _failures(dep)
     dep.stop_component(EMULATOR)
     time.sleep(15)
     dep.start_component(EMULATOR)  # on its old port, with nothing recorded: the total is 0 again
     total = THRESHOLD + 20
-    crossed = _set_total(dep, total)
-    run_id, seconds = _started(dep, before + 1, crossed)
+    crossed = set_total(dep, total)
+    run_id, seconds = started_run(dep, before + 1, crossed)
     retried, failed = (now - then for now, then in zip(_failures(dep), failures, strict=True))
     assert retried + failed > 0, "the triggerer logged no failed request: was the API really down?"
     _check_run(dep, run_id, total)
-    after = len(_runs(dep))
+    after = len(watcher_runs(dep))
     assert after == before + 1, f"{after - before} new runs for one crossing after the outage"
     return (
         f"emulator down 15 s ({retried} requests retried, {failed} polls failed), then {total}/{THRESHOLD}: "

@@ -9,7 +9,7 @@ crossing starts the next run. An API outage delays the check (it backs off and k
 never stops the watcher.
 
 The run reads the crossing from ``triggering_asset_events`` (``event``, ``threshold``, ``total``,
-``unit``, ``length``, ``last_bucket``) and writes the window's hourly counts to
+``unit``, ``length``, ``last_bucket``, ``crossing_id``) and writes the window's hourly counts to
 ``$EVENTS_EXPORT_DIR/surge/<last hour>.csv``. A manual run has no crossing: it exports the window
 ending now.
 

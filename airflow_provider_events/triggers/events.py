@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
@@ -18,6 +19,9 @@ from airflow_provider_events._retry import RetryPolicy
 from airflow_provider_events._types import Unit
 from airflow_provider_events._waiting import log_check, total_count, window_args
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsError
+
+if TYPE_CHECKING:
+    from airflow_provider_events.hooks.events_async import EventsAnalyticsAsyncHook
 
 _ERROR_CLASSES: dict[str, type[EventsAnalyticsError]] = {
     cls.__name__: cls
@@ -158,20 +162,50 @@ def error_backoff(poke_interval: float, failures: int, error: BaseException | No
     return max(poke_interval, policy.wait(error, failures))
 
 
+class _Side(NamedTuple):
+    """What the state store keeps of a crossing condition between polls, instances and triggerers."""
+
+    above: bool
+    crossings: int  # upward crossings fired so far: the next one's id ends with crossings + 1
+    total: int | None = None
+    last_bucket: str | None = None
+
+    @classmethod
+    def from_stored(cls, stored: object) -> _Side:
+        if not isinstance(stored, dict):
+            return cls(False, 0)
+        crossings = stored.get("crossings")
+        # Kept before crossings were counted: no count yet, and the side as it was.
+        count = crossings if isinstance(crossings, int) and not isinstance(crossings, bool) else 0
+        return cls(bool(stored.get("above")), count, stored.get("total"), stored.get("last_bucket"))
+
+    def stored(self, threshold: int) -> dict[str, Any]:
+        return {**self._asdict(), "threshold": threshold}
+
+
 class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
     """
     Fire one asset event each time a custom event's count over the window crosses ``threshold``.
 
     For an :class:`~airflow.sdk.AssetWatcher`: it polls the window ending now every
     ``poke_interval`` seconds and fires when the total goes from below ``threshold`` to at or above
-    it, then stays quiet until the total is below again. Which side of the threshold it last saw is
-    kept in the watched asset's state store, so a crossing gives one event, and so one DAG run,
-    across the trigger's re-creation and triggerer restarts. The first poll of a new watcher counts
-    as a crossing if the total is already at or above ``threshold``.
+    it, then stays quiet until the total is below again. Which side of the threshold it last saw,
+    and how many crossings it has fired, are kept in the watched asset's state store, so a crossing
+    gives one event, and so one DAG run, across the trigger's re-creation and triggerer restarts.
+    The first poll of a new watcher counts as a crossing if the total is already at or above
+    ``threshold``.
 
-    The payload is ``{"event", "threshold", "total", "unit", "length", "last_bucket"}``
-    (``last_bucket``: the window's last point's time as the API wrote it); tasks read it from
-    ``triggering_asset_events[asset][-1].extra["payload"]``. An API error never ends the trigger:
+    A crossing is never lost: the event is handed over first and the crossing recorded after, so a
+    triggerer stopped in between leaves it unrecorded and the next owner fires it again. Just
+    before firing, the stored side is read again, so a triggerer resuming after another recorded
+    the crossing stays quiet. Two triggerers running the trigger at once during a takeover may
+    still both fire for one crossing; both events then carry the same ``crossing_id``
+    (``"<state_key>:<n>"``, the n-th crossing of this condition), which differs between crossings,
+    so a downstream task can drop the second.
+
+    The payload is ``{"event", "threshold", "total", "unit", "length", "last_bucket",
+    "crossing_id"}`` (``last_bucket``: the window's last point's time as the API wrote it); tasks
+    read it from ``triggering_asset_events[asset][-1].extra["payload"]``. An API error never ends the trigger:
     it is logged and the next poll waits longer (exponential, up to 15 minutes or ``poke_interval``).
     Needs Airflow 3.3.0 or later (building it on an older release raises, so the DAG fails to parse).
 
@@ -243,42 +277,72 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll for ever; yield one event per upward crossing; on any error, log, back off, go on."""
-        from airflow_provider_events.hooks.events import EventsAnalyticsAsyncHook
+        from airflow_provider_events.hooks.events_async import EventsAnalyticsAsyncHook
 
         store = self._state_store()
-        hook: EventsAnalyticsAsyncHook | None = None
-        was_above: bool | None = None  # None: not read from the store yet
+        # Its arguments were checked when the trigger was built: building it cannot fail here.
+        hook = EventsAnalyticsAsyncHook(self.events_conn_id, **self.hook_params)
+        try:
+            async with contextlib.aclosing(self._crossings(store, hook)) as crossings:
+                async for event in crossings:
+                    yield event
+        finally:
+            await hook.aclose()  # one session for every poll of this trigger
+
+    async def _crossings(
+        self, store: Any, hook: EventsAnalyticsAsyncHook
+    ) -> AsyncGenerator[TriggerEvent, None]:
+        side: _Side | None = None  # None: not read from the store yet
+        unsaved = False  # a crossing fired whose record failed: written before anything else
         failures = 0
         while True:
             try:
-                if hook is None:
-                    hook = EventsAnalyticsAsyncHook(self.events_conn_id, **self.hook_params)
-                if was_above is None:
-                    was_above = await self._recall(store)
+                if side is None:
+                    side = await self._recall(store)
+                elif unsaved:
+                    side = await self._remember(store, side)
+                    unsaved = False
                 series = await hook.get_series(self.event, **window_args(self))
-                total = total_count(series)
-                fire, above = crossing_step(was_above, total, self.threshold)
-                if above != was_above:
-                    # Written before the event is handed over: a restart in between loses this
-                    # crossing's run rather than starting a second one.
-                    await self._remember(store, above, total, series[-1]["time"])
+                total, last_bucket = total_count(series), series[-1]["time"]
+                fire, above = crossing_step(side.above, total, self.threshold)
+                if fire:
+                    # Another triggerer may have run this trigger meanwhile (a takeover while this one
+                    # stalled) and recorded the crossing: then it is not ours to fire again.
+                    side = await self._recall(store)
+                    fire, above = crossing_step(side.above, total, self.threshold)
+                if not fire and above != side.above:
+                    side = await self._remember(store, _Side(above, side.crossings, total, last_bucket))
             except Exception as err:
                 failures += 1
                 delay = error_backoff(self.poke_interval, failures, err)
                 self._log_failure(err, failures, delay)
                 await asyncio.sleep(delay)
                 continue
-            failures, was_above = 0, above
+            failures = 0
             self.log.info(
                 "Event %r: %d in the window of %d %s(s), threshold %d: %s",
                 self.event, total, self.length, self.unit, self.threshold,
                 "crossed, firing" if fire else ("above" if above else "below"),
             )  # fmt: skip
             if fire:
-                yield TriggerEvent(self.payload(total, series[-1]["time"]))
+                side = _Side(True, side.crossings + 1, total, last_bucket)
+                # Handed over first, recorded once the triggerer asks for the next event, which it
+                # does right after queueing this one. Not in a ``finally``: a trigger closed while
+                # holding the event was cancelled before queueing it, and recording the crossing then
+                # would lose it; left unrecorded, the next owner fires it again under the same id.
+                yield TriggerEvent(self.payload(total, last_bucket, self.crossing_id(side.crossings)))
+                try:
+                    side = await self._remember(store, side)
+                except Exception as err:
+                    unsaved = True  # kept in memory, so this instance never fires it twice
+                    self._log_failure(err, 1, self.poke_interval)
             await asyncio.sleep(self.poke_interval)
 
-    def payload(self, total: int, last_bucket: str) -> dict[str, Any]:
+    def crossing_id(self, crossing: int) -> str:
+        """The id of this condition's ``crossing``-th crossing: the same on every triggerer."""
+        return f"{self.state_key}:{crossing}"
+
+    def payload(self, total: int, last_bucket: str, crossing_id: str) -> dict[str, Any]:
         """What a crossing's asset event carries; tasks read it from ``triggering_asset_events``."""
         return {
             "event": self.event,
@@ -287,6 +351,7 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
             "unit": self.unit,
             "length": self.length,
             "last_bucket": last_bucket,
+            "crossing_id": crossing_id,
         }
 
     def _state_store(self) -> Any:
@@ -299,20 +364,28 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
             )
         return store
 
-    async def _recall(self, store: Any) -> bool:
-        """Whether the total was at or above the threshold when last seen; never seen counts as below."""
+    async def _recall(self, store: Any) -> _Side:
+        """The side last recorded and the crossings fired so far; never seen counts as below, none."""
         try:
             stored = await store.aget(self.state_key)
         except ValueError as err:  # the store raises it when the trigger serves several assets
             raise self._shared_error(err) from None
-        return bool(stored.get("above")) if isinstance(stored, dict) else False
+        return _Side.from_stored(stored)
 
-    async def _remember(self, store: Any, above: bool, total: int, last_bucket: str) -> None:
-        state = {"above": above, "total": total, "last_bucket": last_bucket, "threshold": self.threshold}
+    async def _remember(self, store: Any, side: _Side) -> _Side:
+        """
+        Record ``side``; what the store holds after. The crossing count never goes back: a
+        triggerer that stalled before recording its crossing may find a later one recorded.
+        """
+        stored = await self._recall(store)
+        if side.above and stored.crossings > side.crossings:
+            return stored
+        side = side._replace(crossings=max(side.crossings, stored.crossings))
         try:
-            await store.aset(self.state_key, state)
+            await store.aset(self.state_key, side.stored(self.threshold))
         except ValueError as err:
             raise self._shared_error(err) from None
+        return side
 
     def _shared_error(self, err: ValueError) -> EventsAnalyticsConfigError:
         return EventsAnalyticsConfigError(

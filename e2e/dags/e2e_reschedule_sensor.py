@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from airflow.sdk import CronDataIntervalTimetable
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from e2e.dag_parts import THRESHOLD_PARAM, e2e_dag, wait_for_signups
 
-from airflow_provider_events.sensors.events import EventCountSensor
-
-with DAG(
-    dag_id="e2e_reschedule_sensor",
+with e2e_dag(
+    "e2e_reschedule_sensor",
+    __doc__,
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-    catchup=False,
-    params={"threshold": Param(0, type="integer", minimum=0)},
-    doc_md=__doc__,
-    tags=["e2e"],
+    params=THRESHOLD_PARAM,
 ):
-    EventCountSensor(
-        task_id="wait_for_signups",
-        event="signup",
-        threshold="{{ params.threshold }}",
-        unit="day",
-        length=1,
-        ending_at="{{ data_interval_start }}",
-        mode="reschedule",
-        poke_interval=2,
-        timeout=300,
-    )
+    wait_for_signups("{{ data_interval_start }}", mode="reschedule")
