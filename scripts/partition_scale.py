@@ -37,10 +37,13 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+# The suite's in-process moto server, as tls_matrix.py takes the suite's certificates.
+sys.path.insert(0, str(REPO / "tests"))
+from s3_server import S3Server  # noqa: E402
+
 FILE_LIMIT = 160
 DAYS = 1200
 API_KEY = "scale-key-0c8e1f"
-ACCESS_KEY, SECRET_KEY = "AKIASCALE00000000001", "scale-secret-4b7a90"
 
 
 # -- the child: one measurement, on whatever package PYTHONPATH names ---------------------------------
@@ -201,40 +204,10 @@ def run_child(tree: Path, kind: str, target: str, env: dict[str, str]) -> dict[s
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-class S3:
-    """moto's S3 server on a free loopback port, with a boto3 client to make buckets and read them."""
-
-    def __init__(self) -> None:
-        import logging
-        import socket
-
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-
-    def client(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1",
-        )
-
-    def connection(self) -> str:
-        extra = {"endpoint_url": self.url, "region_name": "us-east-1"}
-        return json.dumps({"conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY, "extra": extra})
-
-    def listing(self, bucket: str, prefix: str) -> list[str]:
-        items = self.client().list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-        return [f"{item['Key']} ({item['Size']} B)" for item in items]
+def listing(s3: S3Server, bucket: str, prefix: str) -> list[str]:
+    """The keys under ``prefix`` and their sizes."""
+    items = s3.client().list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return [f"{item['Key']} ({item['Size']} B)" for item in items]
 
 
 def main() -> None:
@@ -256,10 +229,9 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="partition-scale-") as scratch_name,
         EventsEmulator(API_KEY) as emu,
         EventsEmulator(API_KEY, response_offset="+00:00") as utc,
+        S3Server() as s3,
     ):
         scratch = Path(scratch_name)
-        s3 = S3()
-        s3.server.start()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AIRFLOW_HOME": str(scratch / "airflow"),
@@ -267,47 +239,44 @@ def main() -> None:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AWS_EC2_METADATA_DISABLED": "true",
             "AIRFLOW_CONN_EVENTS_ANALYTICS_DEFAULT": emu.connection_json(),
-            "AIRFLOW_CONN_AWS_S3": s3.connection(),
+            "AIRFLOW_CONN_AWS_S3": s3.connection_json(),
         }
         trees = [("working tree", REPO)] + [(rev, tree_of(rev, scratch)) for rev in args.rev]
-        try:
-            for label, tree in trees:
-                bucket = f"scale-{len(s3.client().list_buckets()['Buckets'])}"
-                s3.client().create_bucket(Bucket=bucket)
-                print(f"\n== {label} ({tree})")
-                if "partitions" in kinds:
-                    for where, target in (
-                        ("disk", str(scratch / bucket / "days" / "{day}.csv")),
-                        ("s3", f"s3://aws_s3@{bucket}/days/{{day}}.csv"),
-                        # The same records to one file: what the export costs without partitions.
-                        ("disk, one file", str(scratch / bucket / "one" / "all.csv")),
-                    ):
-                        result = run_child(tree, "partitions", target, env)
-                        print(f"partitions {where:14} ulimit -n {FILE_LIMIT}: {json.dumps(result)}")
-                if "s3" in kinds:
-                    result = run_child(tree, "s3", f"s3://aws_s3@{bucket}/hours/{{event}}.csv", env)
-                    print(f"s3 export: {json.dumps(result)}")
-                    objects = s3.listing(bucket, "hours/")
-                    print(f"  objects under hours/: {objects}")
-                    if objects:
-                        body = s3.client().get_object(Bucket=bucket, Key=objects[0].split(" ")[0])["Body"]
-                        print("  first rows:", body.read().decode().splitlines()[:4])
-                if "berlin" in kinds:
-                    # The API's offset for hours is not documented: as sent in ending_at, and UTC.
-                    for api, conn in (
-                        ("offset of ending_at", emu.connection_json()),
-                        ("UTC", utc.connection_json()),
-                    ):
-                        folder = scratch / f"berlin-{bucket}-{api[:3]}"
-                        folder.mkdir()
-                        berlin_env = {**env, "AIRFLOW_CONN_EVENTS_ANALYTICS_DEFAULT": conn}
-                        for run in run_child(tree, "berlin", str(folder), berlin_env).get("runs", []):
-                            print(
-                                f"berlin hours to {{day}}.csv (API hours in {api}), after the run for "
-                                f"{run['run']}: {run['rows per file']}"
-                            )
-        finally:
-            s3.server.stop()
+        for label, tree in trees:
+            bucket = f"scale-{len(s3.client().list_buckets()['Buckets'])}"
+            s3.client().create_bucket(Bucket=bucket)
+            print(f"\n== {label} ({tree})")
+            if "partitions" in kinds:
+                for where, target in (
+                    ("disk", str(scratch / bucket / "days" / "{day}.csv")),
+                    ("s3", f"s3://aws_s3@{bucket}/days/{{day}}.csv"),
+                    # The same records to one file: what the export costs without partitions.
+                    ("disk, one file", str(scratch / bucket / "one" / "all.csv")),
+                ):
+                    result = run_child(tree, "partitions", target, env)
+                    print(f"partitions {where:14} ulimit -n {FILE_LIMIT}: {json.dumps(result)}")
+            if "s3" in kinds:
+                result = run_child(tree, "s3", f"s3://aws_s3@{bucket}/hours/{{event}}.csv", env)
+                print(f"s3 export: {json.dumps(result)}")
+                objects = listing(s3, bucket, "hours/")
+                print(f"  objects under hours/: {objects}")
+                if objects:
+                    body = s3.client().get_object(Bucket=bucket, Key=objects[0].split(" ")[0])["Body"]
+                    print("  first rows:", body.read().decode().splitlines()[:4])
+            if "berlin" in kinds:
+                # The API's offset for hours is not documented: as sent in ending_at, and UTC.
+                for api, conn in (
+                    ("offset of ending_at", emu.connection_json()),
+                    ("UTC", utc.connection_json()),
+                ):
+                    folder = scratch / f"berlin-{bucket}-{api[:3]}"
+                    folder.mkdir()
+                    berlin_env = {**env, "AIRFLOW_CONN_EVENTS_ANALYTICS_DEFAULT": conn}
+                    for run in run_child(tree, "berlin", str(folder), berlin_env).get("runs", []):
+                        print(
+                            f"berlin hours to {{day}}.csv (API hours in {api}), after the run for "
+                            f"{run['run']}: {run['rows per file']}"
+                        )
 
 
 if __name__ == "__main__":

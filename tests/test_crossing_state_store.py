@@ -22,6 +22,7 @@ import pytest
 from airflow_provider_events.emulator import EventsEmulator
 from airflow_provider_events.triggers.events import EventCountCrossingTrigger
 from tests.conftest import API_KEY
+from tests.trigger_runner import Runner
 
 SERIES = "/events/data_series"
 WINDOW = {"length": 2, "unit": "day"}
@@ -140,38 +141,6 @@ def make_trigger(events_conn: str, threshold: int) -> EventCountCrossingTrigger:
         poke_interval=0.02,
         watcher_name="purchase_surge",
     )
-
-
-class Runner:
-    """Runs a trigger as the triggerer would, and lets a test act between its polls."""
-
-    def __init__(self, trigger: EventCountCrossingTrigger, emulator: EventsEmulator) -> None:
-        self.trigger, self.emulator = trigger, emulator
-        self.payloads: list[dict[str, Any]] = []
-        self.task: asyncio.Task | None = None
-
-    async def __aenter__(self) -> Runner:
-        async def consume() -> None:
-            async for event in self.trigger.run():
-                self.payloads.append(event.payload)
-
-        self.task = asyncio.ensure_future(consume())
-        return self
-
-    async def polls(self, count: int) -> None:
-        """Return once ``count`` more polls are complete (the one after them has reached the server)."""
-        target = self.emulator.request_count(SERIES) + count + 1
-        while self.emulator.request_count(SERIES) < target:  # a hang ends at the suite's timeout
-            assert self.task is not None and not self.task.done(), "the trigger ended"
-            await asyncio.sleep(0.005)
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self.task is not None
-        still_running = not self.task.done()
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        if exc_info[0] is None:
-            assert still_running, "the trigger ended, a watcher's trigger never should"
 
 
 def stored(trigger: EventCountCrossingTrigger, asset: Any) -> Any:
