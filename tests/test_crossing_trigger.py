@@ -11,14 +11,10 @@ import pytest
 from airflow import __version__ as AIRFLOW_VERSION
 from packaging.version import Version
 
+from airflow_provider_events._crossing import MAX_ERROR_BACKOFF, crossing_step, error_backoff
 from airflow_provider_events.emulator import EventsEmulator, Fault
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsRateLimitError
-from airflow_provider_events.triggers.events import (
-    MAX_ERROR_BACKOFF,
-    EventCountCrossingTrigger,
-    crossing_step,
-    error_backoff,
-)
+from airflow_provider_events.triggers.events import EventCountCrossingTrigger
 from tests.trigger_runner import Runner
 
 SERIES = "/events/data_series"

@@ -9,13 +9,13 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_events import DEFAULT_CONN_ID, exceptions
 from airflow_provider_events._checks import check_crossing_args, format_ending_at, parse_ending_at
-from airflow_provider_events._retry import RetryPolicy
+from airflow_provider_events._crossing import Side, crossing_step, error_backoff
 from airflow_provider_events._types import Unit
 from airflow_provider_events._waiting import log_check, total_count, window_args
 from airflow_provider_events.exceptions import EventsAnalyticsConfigError, EventsAnalyticsError
@@ -143,44 +143,7 @@ class EventCountTrigger(_SerializedArguments, BaseTrigger):
 
 # --- event-driven scheduling -----------------------------------------------------------------------
 
-#: Longest pause between two polls while the API keeps failing, unless ``poke_interval`` is longer.
-MAX_ERROR_BACKOFF = 900.0
 _NEEDS = "EventCountCrossingTrigger needs Apache Airflow 3.3.0 or later"
-
-
-def crossing_step(was_above: bool, total: int, threshold: int) -> tuple[bool, bool]:
-    """``(fire, above)`` for one poll: fire only on the way up, from below ``threshold`` to at or above it."""
-    above = total >= threshold
-    return above and not was_above, above
-
-
-def error_backoff(poke_interval: float, failures: int, error: BaseException | None = None) -> float:
-    """Seconds to wait after ``failures`` failed polls in a row: the retry policy's backoff, slower."""
-    policy = RetryPolicy(
-        retry_limit=0, retry_delay=poke_interval, max_wait=max(poke_interval, MAX_ERROR_BACKOFF)
-    )
-    return max(poke_interval, policy.wait(error, failures))
-
-
-class _Side(NamedTuple):
-    """What the state store keeps of a crossing condition between polls, instances and triggerers."""
-
-    above: bool
-    crossings: int  # upward crossings fired so far: the next one's id ends with crossings + 1
-    total: int | None = None
-    last_bucket: str | None = None
-
-    @classmethod
-    def from_stored(cls, stored: object) -> _Side:
-        if not isinstance(stored, dict):
-            return cls(False, 0)
-        crossings = stored.get("crossings")
-        # Kept before crossings were counted: no count yet, and the side as it was.
-        count = crossings if isinstance(crossings, int) and not isinstance(crossings, bool) else 0
-        return cls(bool(stored.get("above")), count, stored.get("total"), stored.get("last_bucket"))
-
-    def stored(self, threshold: int) -> dict[str, Any]:
-        return {**self._asdict(), "threshold": threshold}
 
 
 class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
@@ -292,7 +255,7 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
     async def _crossings(
         self, store: Any, hook: EventsAnalyticsAsyncHook
     ) -> AsyncGenerator[TriggerEvent, None]:
-        side: _Side | None = None  # None: not read from the store yet
+        side: Side | None = None  # None: not read from the store yet
         unsaved = False  # a crossing fired whose record failed: written before anything else
         failures = 0
         while True:
@@ -311,7 +274,7 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
                     side = await self._recall(store)
                     fire, above = crossing_step(side.above, total, self.threshold)
                 if not fire and above != side.above:
-                    side = await self._remember(store, _Side(above, side.crossings, total, last_bucket))
+                    side = await self._remember(store, Side(above, side.crossings, total, last_bucket))
             except Exception as err:
                 failures += 1
                 delay = error_backoff(self.poke_interval, failures, err)
@@ -325,7 +288,7 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
                 "crossed, firing" if fire else ("above" if above else "below"),
             )  # fmt: skip
             if fire:
-                side = _Side(True, side.crossings + 1, total, last_bucket)
+                side = Side(True, side.crossings + 1, total, last_bucket)
                 # Handed over first, recorded once the triggerer asks for the next event, which it
                 # does right after queueing this one. Not in a ``finally``: a trigger closed while
                 # holding the event was cancelled before queueing it, and recording the crossing then
@@ -364,15 +327,15 @@ class EventCountCrossingTrigger(_SerializedArguments, BaseEventTrigger):
             )
         return store
 
-    async def _recall(self, store: Any) -> _Side:
+    async def _recall(self, store: Any) -> Side:
         """The side last recorded and the crossings fired so far; never seen counts as below, none."""
         try:
             stored = await store.aget(self.state_key)
         except ValueError as err:  # the store raises it when the trigger serves several assets
             raise self._shared_error(err) from None
-        return _Side.from_stored(stored)
+        return Side.from_stored(stored)
 
-    async def _remember(self, store: Any, side: _Side) -> _Side:
+    async def _remember(self, store: Any, side: Side) -> Side:
         """
         Record ``side``; what the store holds after. The crossing count never goes back: a
         triggerer that stalled before recording its crossing may find a later one recorded.
